@@ -1,0 +1,214 @@
+"""The ledger's errors, named in the marketplace's words.
+
+Every refusal the ledger makes is one of these classes, so callers (the HTTP
+layer maps them to problem+json in one place) can tell a wrong state from a
+bad amount without parsing messages. Each class says when it is raised; the
+``type`` attribute is the stable, machine-readable slug a client may branch on.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every refusal; nothing has been written when one is raised."""
+
+    type = "ledger-error"
+
+
+# --- invalid input (HTTP 422) -------------------------------------------------
+
+
+class InvalidInput(LedgerError):
+    """A command's arguments are malformed or outside the rules."""
+
+    type = "invalid-input"
+
+
+class MoneyError(InvalidInput):
+    """A money value is not acceptable as money."""
+
+    type = "invalid-money"
+
+
+class FloatMoneyError(MoneyError):
+    """A float was offered as an amount: binary floats cannot hold cents exactly."""
+
+    type = "float-money"
+
+
+class CurrencyMismatch(MoneyError):
+    """Two amounts of different currencies were combined or compared."""
+
+    type = "currency-mismatch"
+
+
+class UnknownCurrency(MoneyError):
+    """The currency code is not an ISO 4217 code we know."""
+
+    type = "unknown-currency"
+
+
+class AmountPrecisionError(MoneyError):
+    """An amount has more decimal places than the currency's minor unit."""
+
+    type = "amount-precision"
+
+
+class NonPositiveAmount(MoneyError):
+    """An amount that must be above zero is zero or negative."""
+
+    type = "non-positive-amount"
+
+
+class MilestoneBelowMinimum(InvalidInput):
+    """A fixed-price milestone is smaller than the marketplace minimum ($5)."""
+
+    type = "milestone-below-minimum"
+
+
+class InvalidFeeRate(InvalidInput):
+    """A per-contract service fee rate lies outside the permitted range (0%-15%)."""
+
+    type = "invalid-fee-rate"
+
+
+class InvalidFeeSchedule(InvalidInput):
+    """Fee schedule figures (or a recorded fee quote) are malformed or inconsistent.
+
+    Also raised when figures are overridden without a new version name, so a
+    schedule id recorded in an event always means one set of figures.
+    """
+
+    type = "invalid-fee-schedule"
+
+
+class UnknownPaymentMethod(InvalidInput):
+    """The client's payment method is not one the marketplace fee knows."""
+
+    type = "unknown-payment-method"
+
+
+class UnknownWithdrawalMethod(InvalidInput):
+    """The withdrawal method is not one the payout schedule knows."""
+
+    type = "unknown-withdrawal-method"
+
+
+class BelowWithdrawalMinimum(InvalidInput):
+    """A withdrawal is smaller than its method's minimum (local bank: $5)."""
+
+    type = "below-withdrawal-minimum"
+
+
+class NaiveDatetime(InvalidInput):
+    """A datetime without a time zone: the ledger's rules are all in UTC."""
+
+    type = "naive-datetime"
+
+
+class UnbalancedEntry(LedgerError):
+    """A journal entry's debits and credits differ in some currency.
+
+    This is a programming error, never a user's: it is raised before anything is
+    saved, so an unbalanced entry can never reach the log.
+    """
+
+    type = "unbalanced-entry"
+
+
+# --- unknown things (HTTP 404) ------------------------------------------------
+
+
+class NotFound(LedgerError):
+    """Something named by id does not exist."""
+
+    type = "not-found"
+
+
+class ContractNotFound(NotFound):
+    type = "contract-not-found"
+
+
+class MilestoneNotFound(NotFound):
+    type = "milestone-not-found"
+
+
+class RefundRequestNotFound(NotFound):
+    type = "refund-request-not-found"
+
+
+class FreelancerNotFound(NotFound):
+    type = "freelancer-not-found"
+
+
+class AccountNotFound(NotFound):
+    type = "account-not-found"
+
+
+# --- wrong state or conflicts (HTTP 409) --------------------------------------
+
+
+class StateConflict(LedgerError):
+    """The command is well-formed but not allowed in the current state."""
+
+    type = "state-conflict"
+
+
+class ContractNotActive(StateConflict):
+    """The contract has ended (or is ending) and takes no more work or money."""
+
+    type = "contract-not-active"
+
+
+class MilestoneStateError(StateConflict):
+    """The milestone is not in a state that allows this step."""
+
+    type = "milestone-state"
+
+
+class NotFunded(MilestoneStateError):
+    """Work cannot be submitted or released on a milestone with nothing in escrow."""
+
+    type = "milestone-not-funded"
+
+
+class InsufficientEscrow(StateConflict):
+    """A release or refund asks for more than the escrow holds for it."""
+
+    type = "insufficient-escrow"
+
+
+class EscrowError(StateConflict):
+    """An escrow movement is impossible (already funded, nothing to refund...)."""
+
+    type = "escrow-error"
+
+
+class RefundRequestStateError(StateConflict):
+    """The escrow refund request was already decided."""
+
+    type = "refund-request-state"
+
+
+class InsufficientFunds(StateConflict):
+    """A freelancer or client balance would go below zero."""
+
+    type = "insufficient-funds"
+
+
+class WrongParty(StateConflict):
+    """The actor is not the party allowed to take this step."""
+
+    type = "wrong-party"
+
+
+class IdempotencyKeyReused(StateConflict):
+    """An idempotency key was sent again with a different request."""
+
+    type = "idempotency-key-reused"
+
+
+class ConcurrencyConflict(StateConflict):
+    """Other writers kept changing the same aggregates; retries were exhausted."""
+
+    type = "concurrency-conflict"

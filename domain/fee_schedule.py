@@ -1,0 +1,693 @@
+"""Fee schedules, versioned by date.
+
+A fee is owed under the rules in force when the money moves, not when it is
+recorded or replayed, so every figure lives in one immutable ``FeeSchedule``
+and each computation returns a ``FeeQuote`` naming the schedule version and
+era it used. An event that stores the quote can be audited years later even
+after the marketplace has changed its prices again.
+
+Fixed figures (tier bounds, initiation and withdrawal fees) are in the
+schedule's currency (US dollars by default); there is no exchange rate here,
+so fees that need them refuse other currencies rather than guess. Flat-rate
+fees work in any currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from domain.errors import (
+    BelowWithdrawalMinimum,
+    CurrencyMismatch,
+    FloatMoneyError,
+    InvalidFeeRate,
+    InvalidFeeSchedule,
+    InvalidInput,
+    MoneyError,
+    NaiveDatetime,
+    UnknownPaymentMethod,
+    UnknownWithdrawalMethod,
+)
+from domain.money import (
+    Money,
+    currency_of,
+    money,
+    percent_of,
+    require_positive,
+    require_same_currency,
+    round_half_up,
+    zero,
+)
+
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "FEE_KINDS",
+    "INITIATION_FEE",
+    "MARKETPLACE_FEE",
+    "SERVICE_FEE",
+    "WITHDRAWAL_FEE",
+    "FeeQuote",
+    "FeeSchedule",
+    "PaymentMethod",
+    "TierCharge",
+    "WithdrawalMethod",
+]
+
+SERVICE_FEE = "service_fee"
+MARKETPLACE_FEE = "marketplace_fee"
+INITIATION_FEE = "initiation_fee"
+WITHDRAWAL_FEE = "withdrawal_fee"
+FEE_KINDS = frozenset({SERVICE_FEE, MARKETPLACE_FEE, INITIATION_FEE, WITHDRAWAL_FEE})
+
+_RATE_PLACES = Decimal("0.0001")
+# Withdrawal figures have one era: the one in force when they were read.
+_WITHDRAWAL_SLUG = "2026-11"
+_NO_FEE_SLUG = "none"
+
+Tiers = tuple[tuple[Decimal | None, Decimal], ...]
+
+
+class PaymentMethod(StrEnum):
+    """How a client pays; the marketplace fee is cheaper from a US bank since 2025."""
+
+    CARD = "card"
+    US_BANK = "us_bank"
+    CLIENT_CREDIT = "client_credit"
+
+
+class WithdrawalMethod(StrEnum):
+    """How a freelancer withdraws; each has its own fixed fee and minimum."""
+
+    US_BANK = "us_bank"
+    LOCAL_BANK = "local_bank"
+    USD_WIRE = "usd_wire"
+    INSTANT_DEBIT_CARD = "instant_debit_card"
+
+
+# --- small parsers ---------------------------------------------------------------
+
+
+def _utc(at: object, what: str) -> datetime:
+    """Rules are dated in UTC; a naive datetime could be off by a day at a boundary."""
+    if not isinstance(at, datetime):
+        raise InvalidInput(f"{what} must be a datetime, got {type(at).__name__}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise NaiveDatetime(f"{what} must be timezone-aware (UTC), got {at!r}")
+    return at.astimezone(UTC)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _decimal(value: object, what: str, error: type[InvalidInput] = InvalidFeeSchedule) -> Decimal:
+    """Exact decimals only: a float rate would already have lost its cents."""
+    if isinstance(value, float):
+        raise FloatMoneyError(f"{what} {value!r} is a float; send a decimal string")
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise error(f"{what} must be a decimal, got {type(value).__name__}")
+    try:
+        result = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise error(f"{what} {value!r} is not a decimal number") from None
+    if not result.is_finite():
+        raise error(f"{what} {value!r} is not finite")
+    return result
+
+
+def _date(value: object, what: str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidFeeSchedule(f"{what} must be a date, not a datetime")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise InvalidFeeSchedule(f"{what} must be an ISO date string, got {type(value).__name__}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidFeeSchedule(f"{what} {value!r} is not an ISO date") from None
+
+
+def _cents(value: object, what: str) -> Money:
+    """A charged amount must be whole cents so net + fee adds back exactly."""
+    if not isinstance(value, Money):
+        raise MoneyError(f"{what} must be Money, got {type(value).__name__}")
+    return money(value.amount, value.currency)
+
+
+def _basis(value: object, what: str) -> Money:
+    return require_positive(_cents(value, what), what)
+
+
+def _pct(rate: Decimal) -> str:
+    return format((rate * 100).normalize(), "f")
+
+
+def _payment_method(method: object) -> PaymentMethod:
+    if isinstance(method, str) and method in PaymentMethod.__members__.values():
+        return PaymentMethod(method)
+    raise UnknownPaymentMethod(f"unknown payment method {method!r}")
+
+
+def _withdrawal_method(method: object) -> WithdrawalMethod:
+    if isinstance(method, str) and method in WithdrawalMethod.__members__.values():
+        return WithdrawalMethod(method)
+    raise UnknownWithdrawalMethod(f"unknown withdrawal method {method!r}")
+
+
+def _str_field(d: Mapping[str, Any], key: str) -> str:
+    value = d[key]
+    if isinstance(value, float):
+        raise FloatMoneyError(f"{key} {value!r} is a float; send a decimal string")
+    if not isinstance(value, str):
+        raise InvalidFeeSchedule(f"{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _require_keys(d: object, keys: frozenset[str], what: str) -> Mapping[str, Any]:
+    if not isinstance(d, Mapping):
+        raise InvalidFeeSchedule(f"{what} must be an object, got {type(d).__name__}")
+    if set(d) != keys:
+        missing = sorted(keys - set(d))
+        extra = sorted(str(k) for k in set(d) - keys)
+        raise InvalidFeeSchedule(f"{what} keys wrong: missing {missing}, unknown {extra}")
+    return d
+
+
+# --- quotes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierCharge:
+    """One marginal tier of a tiered fee.
+
+    ``fee`` is the exact, unrounded product: the quote rounds the sum once, so
+    splitting a payment across tiers never adds a cent of rounding error.
+    """
+
+    portion: Money
+    rate: Decimal
+    fee: Money
+
+    _KEYS = frozenset({"portion", "rate", "fee"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"portion": str(self.portion.amount), "rate": str(self.rate),
+                "fee": str(self.fee.amount)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], currency: str) -> TierCharge:
+        d = _require_keys(d, cls._KEYS, "tier charge")
+        cur = currency_of(currency)
+        return cls(
+            portion=money(_str_field(d, "portion"), cur),
+            rate=_decimal(_str_field(d, "rate"), "tier rate"),
+            fee=Money(_decimal(_str_field(d, "fee"), "tier fee"), cur),
+        )
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    """A computed fee with everything needed to audit it from the event alone."""
+
+    kind: str
+    schedule_id: str
+    basis: Money
+    fee: Money
+    rate: Decimal | None
+    tiers: tuple[TierCharge, ...] = ()
+
+    _KEYS = frozenset({"kind", "schedule_id", "currency", "basis", "fee", "rate", "tiers"})
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEE_KINDS:
+            raise InvalidFeeSchedule(f"unknown fee kind {self.kind!r}")
+        require_same_currency(
+            self.basis, self.fee, *(m for t in self.tiers for m in (t.portion, t.fee))
+        )
+        if self.fee.amount < 0:
+            raise InvalidFeeSchedule(f"a fee cannot be negative, got {self.fee.amount}")
+
+    @property
+    def net(self) -> Money:
+        """What the payee keeps when the fee is deducted (service fee)."""
+        return self.basis - self.fee
+
+    @property
+    def with_fee(self) -> Money:
+        """What the payer is charged when the fee is added on top (client and payout fees)."""
+        return self.basis + self.fee
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "schedule_id": self.schedule_id,
+            "currency": self.basis.currency.code,
+            "basis": str(self.basis.amount),
+            "fee": str(self.fee.amount),
+            "rate": None if self.rate is None else str(self.rate),
+            "tiers": [t.to_dict() for t in self.tiers],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FeeQuote:
+        d = _require_keys(d, cls._KEYS, "fee quote")
+        currency = _str_field(d, "currency")
+        cur = currency_of(currency)
+        raw_rate = d["rate"]
+        tiers = d["tiers"]
+        if not isinstance(tiers, list | tuple):
+            raise InvalidFeeSchedule("fee quote tiers must be a list")
+        return cls(
+            kind=_str_field(d, "kind"),
+            schedule_id=_str_field(d, "schedule_id"),
+            basis=money(_str_field(d, "basis"), cur),
+            fee=money(_str_field(d, "fee"), cur),
+            rate=None if raw_rate is None else _decimal(_str_field(d, "rate"), "rate"),
+            tiers=tuple(TierCharge.from_dict(t, currency) for t in tiers),
+        )
+
+
+# --- the schedule ----------------------------------------------------------------
+
+
+def _default_withdrawal_fees() -> Mapping[WithdrawalMethod, Decimal]:
+    return MappingProxyType({
+        WithdrawalMethod.US_BANK: Decimal("0"),
+        WithdrawalMethod.LOCAL_BANK: Decimal("0.99"),
+        WithdrawalMethod.USD_WIRE: Decimal("50"),
+        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("2"),
+    })
+
+
+def _default_withdrawal_minimums() -> Mapping[WithdrawalMethod, Decimal]:
+    return MappingProxyType({
+        WithdrawalMethod.US_BANK: Decimal("0"),
+        WithdrawalMethod.LOCAL_BANK: Decimal("5"),
+        WithdrawalMethod.USD_WIRE: Decimal("0"),
+        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("0"),
+    })
+
+
+_RATE_FIELDS = (
+    "flat_era_rate", "flat_2023_rate", "top_tier_grandfather_rate", "per_contract_min_rate",
+    "per_contract_max_rate", "per_contract_default_rate", "marketplace_first_rate",
+    "marketplace_second_rate", "marketplace_second_us_bank_rate",
+)
+_DATE_FIELDS = (
+    "tiered_era_start", "flat_2023_start", "top_tier_grandfather_until", "per_contract_start",
+    "marketplace_start", "marketplace_second_start", "initiation_start",
+)
+_TIER_FIELDS = ("tiers", "initiation_tiers")
+_METHOD_MAP_FIELDS = ("withdrawal_fees", "withdrawal_minimums")
+_TEXT_FIELDS = ("version", "currency")
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """All fee figures, defaulting to domain.md; every (assumed) one is configurable.
+
+    Immutable and named by ``version`` because events record the schedule id:
+    changing a figure must produce a new id, never a new meaning for an old one.
+    """
+
+    version: str = "2026-11-default"
+    # Fixed figures (tier bounds, initiation and withdrawal fees) are in this currency.
+    currency: str = "USD"
+    # service fee eras
+    flat_era_rate: Decimal = Decimal("0.10")
+    tiered_era_start: date = date(2016, 6, 21)
+    tiers: Tiers = (
+        (Decimal("500"), Decimal("0.20")),
+        (Decimal("10000"), Decimal("0.10")),
+        (None, Decimal("0.05")),
+    )
+    flat_2023_start: date = date(2023, 5, 3)
+    flat_2023_rate: Decimal = Decimal("0.10")
+    top_tier_grandfather_until: date = date(2023, 12, 31)
+    top_tier_grandfather_rate: Decimal = Decimal("0.05")
+    per_contract_start: date = date(2025, 5, 1)  # (assumed)
+    per_contract_min_rate: Decimal = Decimal("0")
+    per_contract_max_rate: Decimal = Decimal("0.15")
+    per_contract_default_rate: Decimal = Decimal("0.10")  # (assumed)
+    # marketplace fee
+    marketplace_start: date = date(2019, 6, 12)
+    marketplace_first_rate: Decimal = Decimal("0.03")
+    marketplace_second_start: date = date(2025, 5, 1)  # (assumed)
+    marketplace_second_rate: Decimal = Decimal("0.05")
+    marketplace_second_us_bank_rate: Decimal = Decimal("0.03")
+    # initiation fee: (first payment strictly under bound, fee)
+    initiation_start: date = date(2023, 4, 26)
+    initiation_tiers: Tiers = (
+        (Decimal("100"), Decimal("0.99")),
+        (Decimal("500"), Decimal("4.95")),
+        (Decimal("2000"), Decimal("9.95")),
+        (None, Decimal("14.99")),
+    )
+    # withdrawal; mappings are excluded from the hash (they are read-only proxies)
+    withdrawal_fees: Mapping[WithdrawalMethod, Decimal] = field(
+        default_factory=_default_withdrawal_fees, hash=False
+    )
+    withdrawal_minimums: Mapping[WithdrawalMethod, Decimal] = field(
+        default_factory=_default_withdrawal_minimums, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.version, str) or not self.version or "/" in self.version:
+            raise InvalidFeeSchedule(f"version must be a non-empty string without '/': "
+                                     f"{self.version!r}")
+        if not isinstance(self.currency, str):
+            raise InvalidFeeSchedule("currency must be an ISO 4217 code")
+        currency_of(self.currency)
+        for name in _RATE_FIELDS:
+            self._check_fraction(getattr(self, name), name)
+        for name in _DATE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, datetime) or not isinstance(value, date):
+                raise InvalidFeeSchedule(f"{name} must be a date, got {value!r}")
+        self._check_tiers(self.tiers, "tiers", amounts=False)
+        self._check_tiers(self.initiation_tiers, "initiation_tiers", amounts=True)
+        object.__setattr__(self, "withdrawal_fees",
+                           self._method_map(self.withdrawal_fees, "withdrawal_fees", full=True))
+        object.__setattr__(self, "withdrawal_minimums",
+                           self._method_map(self.withdrawal_minimums, "withdrawal_minimums",
+                                            full=False))
+        if not (self.per_contract_min_rate <= self.per_contract_default_rate
+                <= self.per_contract_max_rate):
+            raise InvalidFeeSchedule("per-contract default rate must lie within [min, max]")
+        if not (self.tiered_era_start <= self.flat_2023_start <= self.per_contract_start):
+            raise InvalidFeeSchedule("service fee eras must start in order")
+        if self.marketplace_start > self.marketplace_second_start:
+            raise InvalidFeeSchedule("marketplace fee eras must start in order")
+
+    # --- construction helpers ---------------------------------------------------
+
+    @staticmethod
+    def _check_fraction(value: object, what: str) -> None:
+        if isinstance(value, float):
+            raise FloatMoneyError(f"{what} {value!r} is a float; rates are Decimal")
+        if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 1:
+            raise InvalidFeeSchedule(f"{what} must be a Decimal fraction in [0, 1], got {value!r}")
+
+    def _check_amount(self, value: object, what: str) -> None:
+        if isinstance(value, float):
+            raise FloatMoneyError(f"{what} {value!r} is a float; amounts are Decimal")
+        if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+            raise InvalidFeeSchedule(f"{what} must be a non-negative Decimal, got {value!r}")
+        try:
+            money(value, self.currency)
+        except MoneyError as exc:
+            raise InvalidFeeSchedule(f"{what}: {exc}") from None
+
+    def _check_tiers(self, tiers: object, what: str, *, amounts: bool) -> None:
+        if not isinstance(tiers, tuple) or not tiers:
+            raise InvalidFeeSchedule(f"{what} must be a non-empty tuple of (bound, value)")
+        previous = Decimal(0)
+        for i, tier in enumerate(tiers):
+            if not isinstance(tier, tuple) or len(tier) != 2:
+                raise InvalidFeeSchedule(f"{what}[{i}] must be a (bound, value) pair")
+            bound, value = tier
+            last = i == len(tiers) - 1
+            if last != (bound is None):
+                raise InvalidFeeSchedule(f"{what}: only the last tier is open-ended (bound None)")
+            if bound is not None:
+                self._check_amount(bound, f"{what}[{i}] bound")
+                if bound <= previous:
+                    raise InvalidFeeSchedule(f"{what} bounds must be positive and increasing")
+                previous = bound
+            if amounts:
+                self._check_amount(value, f"{what}[{i}] fee")
+            else:
+                self._check_fraction(value, f"{what}[{i}] rate")
+
+    def _method_map(
+        self, raw: object, what: str, *, full: bool
+    ) -> Mapping[WithdrawalMethod, Decimal]:
+        if not isinstance(raw, Mapping):
+            raise InvalidFeeSchedule(f"{what} must be a mapping of withdrawal method to amount")
+        result = {m: Decimal(0) for m in WithdrawalMethod}
+        for key, value in raw.items():
+            method = _withdrawal_method(key)
+            self._check_amount(value, f"{what}[{method}]")
+            result[method] = value
+        if full and set(map(_withdrawal_method, raw)) != set(WithdrawalMethod):
+            raise InvalidFeeSchedule(f"{what} must name every withdrawal method")
+        return MappingProxyType(result)
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any]) -> FeeSchedule:
+        """Builds a schedule from JSON-like config (decimal strings, ISO dates).
+
+        Figures that differ from the defaults need a new ``version``: an event's
+        schedule id must never point at two different sets of figures. Mapping
+        figures (withdrawal fees, minimums) merge per method; tier lists replace.
+        """
+        if not isinstance(overrides, Mapping):
+            raise InvalidFeeSchedule("fee schedule overrides must be an object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in overrides if k not in known)
+        if unknown:
+            raise InvalidFeeSchedule(f"unknown fee schedule keys: {', '.join(unknown)}")
+        base = cls()
+        kwargs: dict[str, Any] = {
+            name: _parse_override(name, raw, base) for name, raw in overrides.items()
+        }
+        candidate = replace(base, **kwargs)
+        changed = sorted(
+            f.name for f in fields(cls)
+            if f.name != "version" and getattr(candidate, f.name) != getattr(base, f.name)
+        )
+        if changed and candidate.version == base.version:
+            raise InvalidFeeSchedule(
+                f"overriding {', '.join(changed)} needs a new 'version' "
+                f"(not {base.version!r})"
+            )
+        return candidate
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every figure, JSON-safe; ``from_overrides`` reads it back unchanged."""
+        out: dict[str, Any] = {"version": self.version, "currency": self.currency}
+        for name in _RATE_FIELDS:
+            out[name] = str(getattr(self, name))
+        for name in _DATE_FIELDS:
+            out[name] = getattr(self, name).isoformat()
+        for name in _TIER_FIELDS:
+            out[name] = [[None if b is None else str(b), str(v)] for b, v in getattr(self, name)]
+        for name in _METHOD_MAP_FIELDS:
+            out[name] = {str(m): str(v) for m, v in getattr(self, name).items()}
+        return out
+
+    # --- ids ----------------------------------------------------------------------
+
+    def _id(self, kind: str, slug: str) -> str:
+        return f"{self.version}/{kind}/{slug}"
+
+    def _require_schedule_currency(self, value: Money, what: str) -> None:
+        if value.currency.code != self.currency:
+            raise CurrencyMismatch(
+                f"{what} is in {value.currency.code}, but this fee's fixed figures are in "
+                f"{self.currency}"
+            )
+
+    # --- service fee --------------------------------------------------------------
+
+    def _contract_rate(self, rate: object) -> Decimal:
+        if isinstance(rate, float):
+            raise FloatMoneyError(f"fee rate {rate!r} is a float; send a decimal string")
+        value = _decimal(rate, "fee rate", InvalidFeeRate)
+        if value != value.quantize(_RATE_PLACES):
+            raise InvalidFeeRate(f"fee rate {rate!r} has more than 4 decimal places")
+        if not self.per_contract_min_rate <= value <= self.per_contract_max_rate:
+            raise InvalidFeeRate(
+                f"fee rate {value} is outside [{self.per_contract_min_rate}, "
+                f"{self.per_contract_max_rate}]"
+            )
+        return value
+
+    def validate_contract_rate(self, rate: Decimal | None, opened_at: datetime) -> Decimal | None:
+        """The rate to fix on a contract when it is opened.
+
+        None back means the contract predates per-contract rates, so each
+        payment follows the era's rules instead of a rate frozen at opening.
+        """
+        opened = _utc(opened_at, "opened_at")
+        if rate is not None:
+            return self._contract_rate(rate)
+        if opened >= _start_of(self.per_contract_start):
+            return self.per_contract_default_rate
+        return None
+
+    def service_fee(
+        self,
+        gross: Money,
+        at: datetime,
+        *,
+        prior_billings: Money,
+        top_tier_since: datetime | None,
+        contract_rate: Decimal | None,
+    ) -> FeeQuote:
+        """The freelancer's fee on a payment, deducted from it (see ``net``).
+
+        ``contract_rate`` only counts from ``per_contract_start``: before it the
+        marketplace had no per-contract rates, so the era's rule wins.
+        """
+        when = _utc(at, "at")
+        gross = _basis(gross, "gross")
+        prior = _cents(prior_billings, "prior_billings")
+        require_same_currency(gross, prior)
+        if prior.amount < 0:
+            raise MoneyError(f"prior_billings cannot be negative, got {prior.amount}")
+        since = None if top_tier_since is None else _utc(top_tier_since, "top_tier_since")
+        rate = None if contract_rate is None else self._contract_rate(contract_rate)
+
+        if when >= _start_of(self.per_contract_start):
+            chosen = self.per_contract_default_rate if rate is None else rate
+            return self._flat(SERVICE_FEE, f"per-contract-{self.per_contract_start}", gross,
+                              chosen)
+        if when >= _start_of(self.flat_2023_start):
+            grandfather_end = _start_of(self.top_tier_grandfather_until + timedelta(days=1))
+            if (when < grandfather_end and since is not None
+                    and since < _start_of(self.flat_2023_start)):
+                slug = (f"grandfathered-{_pct(self.top_tier_grandfather_rate)}pct-"
+                        f"{self.top_tier_grandfather_until.year}")
+                return self._flat(SERVICE_FEE, slug, gross, self.top_tier_grandfather_rate)
+            return self._flat(SERVICE_FEE, f"flat-{self.flat_2023_start}", gross,
+                              self.flat_2023_rate)
+        if when >= _start_of(self.tiered_era_start):
+            return self._tiered(gross, prior)
+        last_flat_day = self.tiered_era_start - timedelta(days=1)
+        return self._flat(SERVICE_FEE, f"flat-until-{last_flat_day}", gross, self.flat_era_rate)
+
+    def _flat(self, kind: str, slug: str, basis: Money, rate: Decimal) -> FeeQuote:
+        return FeeQuote(kind=kind, schedule_id=self._id(kind, slug), basis=basis,
+                        fee=percent_of(basis, rate), rate=rate)
+
+    def _tiered(self, gross: Money, prior: Money) -> FeeQuote:
+        """Marginal tiers over lifetime billings; rounded once, on the sum."""
+        self._require_schedule_currency(gross, "a tiered service fee")
+        cur = gross.currency
+        lower, upper = prior.amount, prior.amount + gross.amount
+        charges: list[TierCharge] = []
+        floor = Decimal(0)
+        for bound, rate in self.tiers:
+            top = upper if bound is None else min(bound, upper)
+            start = max(floor, lower)
+            if top > start:
+                portion = money(top - start, cur)
+                charges.append(TierCharge(portion=portion, rate=rate,
+                                          fee=Money(portion.amount * rate, cur)))
+            if bound is None or bound >= upper:
+                break
+            floor = bound
+        exact = sum((c.fee.amount for c in charges), Decimal(0))
+        return FeeQuote(
+            kind=SERVICE_FEE,
+            schedule_id=self._id(SERVICE_FEE, f"tiered-{self.tiered_era_start}"),
+            basis=gross,
+            fee=round_half_up(Money(exact, cur)),
+            rate=None,
+            tiers=tuple(charges),
+        )
+
+    # --- client fees ----------------------------------------------------------------
+
+    def marketplace_fee(self, amount: Money, at: datetime, method: PaymentMethod) -> FeeQuote:
+        """The client's fee on a payment, added on top (see ``with_fee``).
+
+        Paying from client credit is charged the card rate: our assumption, as
+        the marketplace publishes a discount only for US bank accounts.
+        """
+        when = _utc(at, "at")
+        basis = _basis(amount, "amount")
+        paid_by = _payment_method(method)
+        if when < _start_of(self.marketplace_start):
+            return self._flat(MARKETPLACE_FEE, _NO_FEE_SLUG, basis, Decimal(0))
+        if when < _start_of(self.marketplace_second_start):
+            slug = f"{_pct(self.marketplace_first_rate)}pct-{self.marketplace_start}"
+            return self._flat(MARKETPLACE_FEE, slug, basis, self.marketplace_first_rate)
+        slug = f"{_pct(self.marketplace_second_rate)}pct-{self.marketplace_second_start}"
+        rate = (self.marketplace_second_us_bank_rate if paid_by is PaymentMethod.US_BANK
+                else self.marketplace_second_rate)
+        return self._flat(MARKETPLACE_FEE, slug, basis, rate)
+
+    def initiation_fee(self, first_payment: Money, at: datetime) -> FeeQuote:
+        """Once per contract, sized by its first payment; added on top of it."""
+        when = _utc(at, "at")
+        basis = _basis(first_payment, "first_payment")
+        if when < _start_of(self.initiation_start):
+            return FeeQuote(kind=INITIATION_FEE, schedule_id=self._id(INITIATION_FEE, _NO_FEE_SLUG),
+                            basis=basis, fee=zero(basis.currency), rate=None)
+        self._require_schedule_currency(basis, "an initiation fee")
+        fee = next(f for bound, f in self.initiation_tiers if bound is None or basis.amount < bound)
+        return FeeQuote(
+            kind=INITIATION_FEE,
+            schedule_id=self._id(INITIATION_FEE, f"tiered-{self.initiation_start}"),
+            basis=basis,
+            fee=money(fee, basis.currency),
+            rate=None,
+        )
+
+    # --- payouts --------------------------------------------------------------------
+
+    def withdrawal_fee(self, amount: Money, method: WithdrawalMethod, at: datetime) -> FeeQuote:
+        """A fixed fee per method, on top of the amount; kept even if the payout fails."""
+        _utc(at, "at")
+        basis = _basis(amount, "amount")
+        via = _withdrawal_method(method)
+        self._require_schedule_currency(basis, "a withdrawal fee")
+        minimum = money(self.withdrawal_minimums[via], basis.currency)
+        if basis < minimum:
+            raise BelowWithdrawalMinimum(
+                f"a {via} withdrawal must be at least {minimum.amount} {minimum.currency.code}, "
+                f"got {basis.amount}"
+            )
+        return FeeQuote(
+            kind=WITHDRAWAL_FEE,
+            schedule_id=self._id(WITHDRAWAL_FEE, _WITHDRAWAL_SLUG),
+            basis=basis,
+            fee=money(self.withdrawal_fees[via], basis.currency),
+            rate=None,
+        )
+
+
+def _parse_tiers(raw: object, name: str) -> Tiers:
+    if not isinstance(raw, list | tuple):
+        raise InvalidFeeSchedule(f"{name} must be a list of [bound, value] pairs")
+    parsed: list[tuple[Decimal | None, Decimal]] = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise InvalidFeeSchedule(f"{name}[{i}] must be a [bound, value] pair")
+        bound, value = pair
+        parsed.append((None if bound is None else _decimal(bound, f"{name}[{i}] bound"),
+                       _decimal(value, f"{name}[{i}] value")))
+    return tuple(parsed)
+
+
+def _parse_override(name: str, raw: object, base: FeeSchedule) -> object:
+    if name in _TEXT_FIELDS:
+        if not isinstance(raw, str):
+            raise InvalidFeeSchedule(f"{name} must be a string")
+        return raw
+    if name in _RATE_FIELDS:
+        return _decimal(raw, name)
+    if name in _DATE_FIELDS:
+        return _date(raw, name)
+    if name in _TIER_FIELDS:
+        return _parse_tiers(raw, name)
+    if name in _METHOD_MAP_FIELDS:
+        if not isinstance(raw, Mapping):
+            raise InvalidFeeSchedule(f"{name} must be an object of method -> amount")
+        merged = dict(getattr(base, name))
+        for key, value in raw.items():
+            merged[_withdrawal_method(key)] = _decimal(value, f"{name}[{key}]")
+        return merged
+    raise AssertionError(f"fee schedule field {name} has no parser")  # pragma: no cover
+
+
+DEFAULT_SCHEDULE = FeeSchedule()

@@ -1,0 +1,150 @@
+"""A freelancer's money on the platform: pending lots and the available balance.
+
+Pending and available must never go negative, so they are aggregate state
+rather than sums computed elsewhere: a payout (later) and a maturity cannot both
+spend the same dollars. Released earnings arrive as *lots*, each with the time
+its security period ends, because maturity is per payment, not per freelancer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+from moneyed import Money
+
+from domain import accounts
+from domain.money import money, zero
+from domain.postings import JournalEntry, credit, debit
+
+
+@dataclass(frozen=True)
+class PendingLot:
+    lot_id: str
+    amount: Money
+    available_at: datetime
+    contract_id: str
+    milestone_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lot_id": self.lot_id,
+            "amount": str(self.amount.amount),
+            "currency": self.amount.currency.code,
+            "available_at": self.available_at.isoformat(),
+            "contract_id": self.contract_id,
+            "milestone_id": self.milestone_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PendingLot:
+        return cls(
+            d["lot_id"],
+            money(d["amount"], d["currency"]),
+            datetime.fromisoformat(d["available_at"]),
+            d["contract_id"],
+            d["milestone_id"],
+        )
+
+
+class FreelancerBalance(Aggregate):
+    class Registered(Aggregate.Created):
+        freelancer_id: str
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            agg.freelancer_id = self.freelancer_id
+            agg.lots = []
+            agg.available = {}
+
+    class EarningsPending(Aggregate.Event):
+        """Released money entered the security period.
+
+        The postings for it live on the contract's release event (one entry per
+        movement); this event only records the lot so the invariant can be kept.
+        """
+
+        lot: PendingLot
+        released_by_event: str
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            agg.lots = [*agg.lots, self.lot]
+
+    class EarningsMatured(Aggregate.Event):
+        """Lots whose security period ended became available."""
+
+        lot_ids: list[str]
+        amount: Money
+        entry: JournalEntry
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            matured = set(self.lot_ids)
+            agg.lots = [lot for lot in agg.lots if lot.lot_id not in matured]
+            code = self.amount.currency.code
+            agg.available = {**agg.available, code: agg.available_in(code) + self.amount}
+
+    if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
+        freelancer_id: str
+        lots: list[PendingLot]
+        available: dict[str, Money]
+
+    @staticmethod
+    def id_for(freelancer_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"escrow-ledger:freelancer:{freelancer_id}")
+
+    @classmethod
+    def register(cls, freelancer_id: str, at: datetime) -> FreelancerBalance:
+        return cls._create(
+            cls.Registered, id=cls.id_for(freelancer_id), timestamp=at, freelancer_id=freelancer_id
+        )
+
+    def pending_in(self, currency: str) -> Money:
+        return sum((lot.amount for lot in self.lots if lot.amount.currency.code == currency),
+                   zero(currency))
+
+    def available_in(self, currency: str) -> Money:
+        return self.available.get(currency, zero(currency))
+
+    def currencies(self) -> list[str]:
+        codes = {lot.amount.currency.code for lot in self.lots} | set(self.available)
+        return sorted(codes)
+
+    def add_pending(self, lot: PendingLot, released_by_event: str, at: datetime) -> None:
+        self.trigger_event(
+            self.EarningsPending, timestamp=at, lot=lot, released_by_event=released_by_event
+        )
+
+    def due_lots(self, at: datetime) -> list[PendingLot]:
+        return [lot for lot in self.lots if lot.available_at <= at]
+
+    def mature(self, at: datetime) -> list[Money]:
+        """Moves every lot due by ``at`` to available, one event per currency.
+
+        The event's effective time is ``at``; callers fire it at each lot's due
+        time, so a late scheduler does not shift when money became available.
+        """
+        due = self.due_lots(at)
+        totals: list[Money] = []
+        for code in sorted({lot.amount.currency.code for lot in due}):
+            lots = [lot for lot in due if lot.amount.currency.code == code]
+            amount = sum((lot.amount for lot in lots), zero(code))
+            entry = JournalEntry.of(
+                f"security period ended for {len(lots)} payment(s) of {self.freelancer_id}",
+                [
+                    debit(accounts.freelancer_pending(self.freelancer_id), amount),
+                    credit(accounts.freelancer_available(self.freelancer_id), amount),
+                ],
+            )
+            self.trigger_event(
+                self.EarningsMatured,
+                timestamp=at,
+                lot_ids=[lot.lot_id for lot in lots],
+                amount=amount,
+                entry=entry,
+            )
+            totals.append(amount)
+        return totals

@@ -1,0 +1,156 @@
+"""Money discipline: Decimal amounts with a currency, rounded half-up, never float.
+
+``moneyed.Money`` carries the amount and currency; the helpers here add what a
+ledger needs on top: a constructor that refuses floats and excess precision, the
+one rounding rule (half-up to the currency's minor unit, per transaction), and a
+largest-remainder split whose parts always add back to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from moneyed import Currency, CurrencyDoesNotExist, Money, get_currency
+
+from domain.errors import (
+    AmountPrecisionError,
+    CurrencyMismatch,
+    FloatMoneyError,
+    MoneyError,
+    NonPositiveAmount,
+    UnknownCurrency,
+)
+
+__all__ = [
+    "Money",
+    "currency_of",
+    "minor_unit_exponent",
+    "money",
+    "percent_of",
+    "require_positive",
+    "require_same_currency",
+    "round_half_up",
+    "split_by_ratios",
+    "to_minor_units",
+    "zero",
+]
+
+
+def currency_of(code: str) -> Currency:
+    """Looks up an ISO 4217 currency, refusing unknown codes by name."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isalpha() or not code.isupper():
+        raise UnknownCurrency(f"currency must be an upper-case ISO 4217 code, got {code!r}")
+    try:
+        return get_currency(code)
+    except CurrencyDoesNotExist:
+        raise UnknownCurrency(f"unknown currency {code!r}") from None
+
+
+def minor_unit_exponent(currency: Currency) -> int:
+    """Decimal places of the currency's minor unit (USD 2, JPY 0, BHD 3)."""
+    sub_unit = int(currency.sub_unit or 1)
+    exponent = len(str(sub_unit)) - 1
+    if 10**exponent != sub_unit:  # pragma: no cover - no ISO currency does this
+        raise MoneyError(f"{currency.code} has a non-decimal minor unit")
+    return exponent
+
+
+def _quantum(currency: Currency) -> Decimal:
+    return Decimal(1).scaleb(-minor_unit_exponent(currency))
+
+
+def money(amount: object, currency: str | Currency) -> Money:
+    """Builds an exact amount; refuses floats and more digits than the minor unit.
+
+    Input amounts are never rounded silently: ``12.345`` dollars is an error,
+    not $12.35, because a caller that sends it has a bug we should surface.
+    """
+    cur = currency if isinstance(currency, Currency) else currency_of(currency)
+    if isinstance(amount, float):
+        raise FloatMoneyError(f"amount {amount!r} is a float; send a decimal string")
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
+        raise MoneyError(f"amount must be a decimal string, got {type(amount).__name__}")
+    try:
+        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
+    except InvalidOperation:
+        raise MoneyError(f"amount {amount!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise MoneyError(f"amount {amount!r} is not finite")
+    quantum = _quantum(cur)
+    if value != value.quantize(quantum, rounding=ROUND_HALF_UP):
+        raise AmountPrecisionError(
+            f"amount {amount!r} has more than {minor_unit_exponent(cur)} decimal places "
+            f"for {cur.code}"
+        )
+    return Money(value.quantize(quantum), cur)
+
+
+def zero(currency: str | Currency) -> Money:
+    return money(0, currency)
+
+
+def round_half_up(value: Money) -> Money:
+    """Rounds to the currency's minor unit, halves away from zero ($26.665 -> $26.67)."""
+    quantum = _quantum(value.currency)
+    return Money(value.amount.quantize(quantum, rounding=ROUND_HALF_UP), value.currency)
+
+
+def percent_of(value: Money, rate: Decimal) -> Money:
+    """A fee-style share: ``round_half_up(value * rate)``; rate is a fraction (0.10)."""
+    if isinstance(rate, float):
+        raise FloatMoneyError(f"rate {rate!r} is a float; rates are Decimal")
+    return round_half_up(Money(value.amount * rate, value.currency))
+
+
+def require_same_currency(*values: Money) -> Currency:
+    currencies = {v.currency for v in values}
+    if len(currencies) != 1:
+        codes = ", ".join(sorted(c.code for c in currencies))
+        raise CurrencyMismatch(f"amounts mix currencies: {codes}")
+    return next(iter(currencies))
+
+
+def require_positive(value: Money, what: str = "amount") -> Money:
+    if value.amount <= 0:
+        raise NonPositiveAmount(f"{what} must be above zero, got {value.amount}")
+    return value
+
+
+def to_minor_units(value: Money) -> int:
+    """Integer minor units ($12.34 -> 1234), exact: refuses sub-cent amounts."""
+    scaled = value.amount.scaleb(minor_unit_exponent(value.currency))
+    if scaled != scaled.to_integral_value():
+        raise AmountPrecisionError(f"{value!r} is finer than the currency's minor unit")
+    return int(scaled)
+
+
+def split_by_ratios(total: Money, ratios: Sequence[Decimal | int]) -> list[Money]:
+    """Splits ``total`` in proportion to ``ratios`` by largest remainder.
+
+    Each part is first rounded down to the minor unit; the cents left over go
+    one by one to the parts with the largest remainders (earliest first on ties),
+    so the parts always add up to the total exactly.
+    """
+    if not ratios:
+        raise MoneyError("cannot split into zero parts")
+    if any(isinstance(r, float) for r in ratios):
+        raise FloatMoneyError("ratios must be Decimal or int, not float")
+    weights = [Decimal(r) for r in ratios]
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise MoneyError("ratios must be non-negative and not all zero")
+    units = to_minor_units(round_half_up(total))
+    sign = -1 if units < 0 else 1
+    units = abs(units)
+    weight_sum = sum(weights)
+    exact = [Decimal(units) * w / weight_sum for w in weights]
+    floors = [int(e) for e in exact]
+    leftover = units - sum(floors)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:leftover]:
+        floors[i] += 1
+    exponent = minor_unit_exponent(total.currency)
+    return [
+        Money(Decimal(sign * f).scaleb(-exponent), total.currency)
+        for f in floors
+    ]

@@ -1,0 +1,140 @@
+"""Releasing escrow touches three consistency boundaries at once.
+
+The service fee depends on the client-freelancer relationship's lifetime
+billings; the net lands in the freelancer's pending lots; the gross leaves the
+contract's escrow. These functions decide all three together so the
+application can save them in one atomic unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from moneyed import Money
+
+from domain.contract import FixedPriceContract, Party
+from domain.errors import InvalidInput
+from domain.fee_schedule import FeeSchedule, PaymentMethod
+from domain.freelancer_balance import FreelancerBalance, PendingLot
+from domain.money import money, require_positive, require_same_currency
+from domain.periods import SECURITY_PERIOD
+from domain.relationship import Relationship
+
+
+@dataclass
+class Parties:
+    """The aggregates a release decides together."""
+
+    contract: FixedPriceContract
+    relationship: Relationship
+    balance: FreelancerBalance
+
+
+def top_tier_threshold(fees: FeeSchedule, currency: str) -> Money:
+    """Lifetime billings above which the tiered era charged its lowest rate."""
+    bounds = [bound for bound, _ in fees.tiers if bound is not None]
+    return money(max(bounds), currency)
+
+
+def release_to_freelancer(
+    p: Parties,
+    *,
+    milestone_id: str,
+    gross: Money,
+    reason: str,
+    at: datetime,
+    actor: str,
+    fees: FeeSchedule,
+    allow_closed: bool = False,
+) -> FixedPriceContract.MilestoneReleased:
+    c = p.contract
+    quote = fees.service_fee(
+        gross,
+        at,
+        prior_billings=p.relationship.lifetime_billings,
+        top_tier_since=p.relationship.top_tier_since,
+        contract_rate=c.service_fee_rate,
+    )
+    lot_id = f"{c.id}:{c.version + 1}"
+    released = c.release(
+        milestone_id=milestone_id,
+        gross=gross,
+        service_fee=quote,
+        available_at=at + SECURITY_PERIOD,
+        lot_id=lot_id,
+        reason=reason,
+        at=at,
+        actor=actor,
+        allow_closed=allow_closed,
+    )
+    p.relationship.record_billing(
+        gross, at, f"release {lot_id}", top_tier_threshold(fees, c.currency)
+    )
+    p.balance.add_pending(
+        PendingLot(lot_id, quote.net, released.available_at, str(c.id), milestone_id),
+        released_by_event=lot_id,
+        at=at,
+    )
+    return released
+
+
+def approve_milestone(
+    p: Parties,
+    *,
+    milestone_id: str,
+    amount: Money | None,
+    method: PaymentMethod,
+    at: datetime,
+    actor: str,
+    fees: FeeSchedule,
+) -> FixedPriceContract.MilestoneReleased:
+    """The client approves: all of the escrow, part of it, or more (charged first)."""
+    m = p.contract.check_releasable(milestone_id)
+    gross = m.escrow if amount is None else amount
+    require_positive(gross, "approved amount")
+    require_same_currency(gross, m.escrow)
+    if gross > m.escrow:
+        p.contract.top_up_for_release(
+            milestone_id=milestone_id, amount=gross, method=method, at=at, actor=actor, fees=fees
+        )
+    return release_to_freelancer(
+        p, milestone_id=milestone_id, gross=gross, reason="approved by the client",
+        at=at, actor=actor, fees=fees,
+    )
+
+
+def end_contract(
+    p: Parties,
+    *,
+    by: Party,
+    pay: Money | None,
+    refund_request_id: str,
+    at: datetime,
+    actor: str,
+    fees: FeeSchedule,
+    feedback: str | None,
+) -> str | None:
+    """Ends a contract; returns the refund request id when one was opened.
+
+    The client chooses what to pay from escrow (``None`` = all of it); the rest
+    becomes an escrow refund request for the freelancer to answer. A freelancer
+    ending pays nothing: escrow goes back to the client at once.
+    """
+    c = p.contract
+    if by is Party.FREELANCER:
+        if pay is not None and pay.amount != 0:
+            raise InvalidInput("a freelancer ending a contract pays nothing from escrow")
+        c.end(by=by, at=at, actor=actor, feedback=feedback)
+        return None
+    for part in c.plan_payment_on_end(pay):
+        release_to_freelancer(
+            p, milestone_id=part.milestone_id, gross=part.amount,
+            reason="paid by the client on ending the contract",
+            at=at, actor=actor, fees=fees, allow_closed=True,
+        )
+    if c.escrow_balance().amount > 0:
+        c.request_escrow_refund(request_id=refund_request_id, at=at, actor=actor)
+        return refund_request_id
+    c.end(by=by, at=at, actor=actor, feedback=feedback)
+    return None

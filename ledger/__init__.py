@@ -1,0 +1,1 @@
+"""The system of record: the event-sourced application and its infrastructure."""

@@ -1,0 +1,439 @@
+"""The ledger application: one method per use case (load, decide, save).
+
+Every command runs through ``_execute``: it answers a known idempotency key from
+its record, otherwise loads the aggregates, lets the domain decide, and saves the
+changed aggregates *and* the key's record in one atomic ``save``. A version
+conflict (another writer got there first) reloads and decides again, a bounded
+number of times, then surfaces as ``ConcurrencyConflict``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError
+from moneyed import Money
+
+from domain.contract import FixedPriceContract, Milestone, Party
+from domain.errors import (
+    ConcurrencyConflict,
+    ContractNotFound,
+    IdempotencyKeyReused,
+    InvalidInput,
+)
+from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
+from domain.freelancer_balance import FreelancerBalance
+from domain.release import Parties, approve_milestone, end_contract
+from domain.relationship import Relationship
+from ledger.clock import Clock, SystemClock
+from ledger.idempotency import CommandRecord, request_fingerprint
+from ledger.transcodings import register_domain_transcodings
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: its response, the log position, and whether replayed."""
+
+    response: dict[str, Any]
+    position: int
+    replayed: bool = False
+
+
+@dataclass
+class Decision:
+    """What a command decided: aggregates to save and the response to give."""
+
+    aggregates: list[Any]
+    response: dict[str, Any]
+    extra: list[Any] = field(default_factory=list)
+
+
+def money_json(value: Money) -> dict[str, str]:
+    return {"amount": str(value.amount), "currency": value.currency.code}
+
+
+class EscrowLedger(Application[UUID]):
+    """The system of record for contracts, escrow and freelancer balances."""
+
+    name = "EscrowLedger"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock | None = None,
+        fees: FeeSchedule = DEFAULT_SCHEDULE,
+    ) -> None:
+        super().__init__(env)
+        self.clock: Clock = clock or SystemClock()
+        self.fees = fees
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    # ---- the command path --------------------------------------------------
+
+    def _execute(
+        self,
+        command: str,
+        idempotency_key: str | None,
+        request: dict[str, Any],
+        decide: Callable[[datetime], Decision],
+    ) -> CommandResult:
+        fingerprint = request_fingerprint(command, request)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if idempotency_key is not None:
+                replay = self._replay(idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+            at = self.clock.now()
+            decision = decide(at)
+            to_save = [*decision.aggregates]
+            if idempotency_key is not None:
+                to_save.append(
+                    CommandRecord.accept(
+                        key=idempotency_key,
+                        command=command,
+                        request_hash=fingerprint,
+                        response=decision.response,
+                        at=at,
+                    )
+                )
+            try:
+                recordings = self.save(*to_save)
+            except RecordConflictError:
+                log.info("version conflict on %s (attempt %d), retrying", command, attempt)
+                continue
+            position = max((r.notification.id for r in recordings), default=self.position())
+            return CommandResult(decision.response, position)
+        raise ConcurrencyConflict(
+            f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
+        )
+
+    def _replay(self, key: str, fingerprint: str) -> CommandResult | None:
+        try:
+            record: CommandRecord = self.repository.get(CommandRecord.id_for(key))
+        except AggregateNotFoundError:
+            return None
+        if record.request_hash != fingerprint:
+            raise IdempotencyKeyReused(
+                f"idempotency key {key!r} was used for a different request ({record.command})"
+            )
+        return CommandResult(record.response, self.position(), replayed=True)
+
+    def position(self) -> int:
+        """The log's newest notification id (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0
+
+    # ---- loading -----------------------------------------------------------
+
+    def contract(self, contract_id: UUID | str) -> FixedPriceContract:
+        try:
+            cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
+        except ValueError:
+            raise ContractNotFound(f"contract {contract_id!r} not found") from None
+        try:
+            c = self.repository.get(cid)
+        except AggregateNotFoundError:
+            raise ContractNotFound(f"contract {contract_id} not found") from None
+        if not isinstance(c, FixedPriceContract):
+            raise ContractNotFound(f"contract {contract_id} not found")
+        return c
+
+    def freelancer_balance(self, freelancer_id: str, at: datetime) -> FreelancerBalance:
+        try:
+            b: FreelancerBalance = self.repository.get(FreelancerBalance.id_for(freelancer_id))
+            return b
+        except AggregateNotFoundError:
+            return FreelancerBalance.register(freelancer_id, at)
+
+    def find_freelancer_balance(self, freelancer_id: str) -> FreelancerBalance | None:
+        try:
+            b: FreelancerBalance = self.repository.get(FreelancerBalance.id_for(freelancer_id))
+            return b
+        except AggregateNotFoundError:
+            return None
+
+    def relationship(self, c: FixedPriceContract, at: datetime) -> Relationship:
+        rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
+        try:
+            r: Relationship = self.repository.get(rid)
+            return r
+        except AggregateNotFoundError:
+            return Relationship.start(c.client_id, c.freelancer_id, c.currency, at)
+
+    def parties(self, contract_id: UUID | str, at: datetime) -> Parties:
+        c = self.contract(contract_id)
+        return Parties(c, self.relationship(c, at), self.freelancer_balance(c.freelancer_id, at))
+
+    # ---- commands ----------------------------------------------------------
+
+    def open_contract(
+        self,
+        *,
+        client_id: str,
+        freelancer_id: str,
+        currency: str,
+        job_id: str | None = None,
+        service_fee_rate: Decimal | None = None,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {
+            "client_id": client_id, "freelancer_id": freelancer_id, "currency": currency,
+            "job_id": job_id,
+            "service_fee_rate": None if service_fee_rate is None else str(service_fee_rate),
+        }
+
+        def decide(at: datetime) -> Decision:
+            c = FixedPriceContract.open(
+                contract_id=uuid4(), client_id=client_id, freelancer_id=freelancer_id,
+                currency=currency, job_id=job_id, service_fee_rate=service_fee_rate,
+                at=at, actor=actor, fees=self.fees,
+            )
+            return Decision([c], {
+                "contract_id": str(c.id),
+                "service_fee_rate": None if c.service_fee_rate is None
+                else str(c.service_fee_rate),
+            })
+
+        return self._execute("open_contract", idempotency_key, request, decide)
+
+    def add_milestone(
+        self, *, contract_id: str, title: str, amount: Money, actor: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "title": title, "amount": money_json(amount)}
+
+        def decide(at: datetime) -> Decision:
+            c = self.contract(contract_id)
+            milestone_id = uuid4()
+            c.add_milestone(milestone_id=milestone_id, title=title, amount=amount, at=at,
+                            actor=actor)
+            return Decision([c], {"contract_id": str(c.id), "milestone_id": str(milestone_id)})
+
+        return self._execute("add_milestone", idempotency_key, request, decide)
+
+    def fund_milestone(
+        self, *, contract_id: str, milestone_id: str, actor: str,
+        payment_method: PaymentMethod = PaymentMethod.CARD,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "milestone_id": milestone_id,
+                   "payment_method": payment_method.value}
+
+        def decide(at: datetime) -> Decision:
+            c = self.contract(contract_id)
+            c.fund_milestone(milestone_id=milestone_id, method=payment_method, at=at,
+                             actor=actor, fees=self.fees)
+            funded = c.pending_events[-1]
+            assert isinstance(funded, FixedPriceContract.MilestoneFunded)
+            total = funded.charged
+            if funded.marketplace_fee is not None:
+                total = funded.marketplace_fee.with_fee
+            if funded.initiation_fee is not None:
+                total = total + funded.initiation_fee.fee
+            return Decision([c], {
+                "contract_id": str(c.id),
+                "milestone_id": milestone_id,
+                "escrow_added": money_json(funded.escrow_added),
+                "carried_in": money_json(funded.escrow_added - funded.charged),
+                "charged": money_json(funded.charged),
+                "marketplace_fee": money_json(
+                    funded.marketplace_fee.fee if funded.marketplace_fee
+                    else funded.charged * 0),
+                "initiation_fee": money_json(
+                    funded.initiation_fee.fee if funded.initiation_fee
+                    else funded.charged * 0),
+                "total_charged": money_json(total),
+                "payment_method": payment_method.value,
+            })
+
+        return self._execute("fund_milestone", idempotency_key, request, decide)
+
+    def submit_work(
+        self, *, contract_id: str, milestone_id: str, actor: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "milestone_id": milestone_id}
+
+        def decide(at: datetime) -> Decision:
+            c = self.contract(contract_id)
+            c.submit_work(milestone_id=milestone_id, at=at, actor=actor)
+            m = c.milestone(milestone_id)
+            return Decision([c], {
+                "contract_id": str(c.id), "milestone_id": milestone_id,
+                "status": m.status.value,
+                "review_due_at": m.review_due_at.isoformat() if m.review_due_at else None,
+            })
+
+        return self._execute("submit_work", idempotency_key, request, decide)
+
+    def request_changes(
+        self, *, contract_id: str, milestone_id: str, note: str, actor: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "milestone_id": milestone_id, "note": note}
+
+        def decide(at: datetime) -> Decision:
+            c = self.contract(contract_id)
+            c.request_changes(milestone_id=milestone_id, note=note, at=at, actor=actor)
+            return Decision([c], {"contract_id": str(c.id), "milestone_id": milestone_id,
+                                  "status": c.milestone(milestone_id).status.value})
+
+        return self._execute("request_changes", idempotency_key, request, decide)
+
+    def approve_milestone(
+        self, *, contract_id: str, milestone_id: str, actor: str, amount: Money | None = None,
+        payment_method: PaymentMethod = PaymentMethod.CARD,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "milestone_id": milestone_id,
+                   "amount": None if amount is None else money_json(amount),
+                   "payment_method": payment_method.value}
+
+        def decide(at: datetime) -> Decision:
+            p = self.parties(contract_id, at)
+            released = approve_milestone(
+                p, milestone_id=milestone_id, amount=amount, method=payment_method,
+                at=at, actor=actor, fees=self.fees,
+            )
+            return Decision([p.contract, p.relationship, p.balance], {
+                "contract_id": contract_id,
+                "milestone_id": milestone_id,
+                "gross": money_json(released.gross),
+                "service_fee": money_json(released.service_fee.fee),
+                "service_fee_schedule": released.service_fee.schedule_id,
+                "net": money_json(released.net),
+                "escrow_remaining": money_json(released.escrow_remaining),
+                "available_at": released.available_at.isoformat(),
+            })
+
+        return self._execute("approve_milestone", idempotency_key, request, decide)
+
+    def end_contract(
+        self, *, contract_id: str, by: Party, pay: Money | None, actor: str,
+        feedback: str | None = None, idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """``pay`` is what the client pays from escrow; ``None`` means all of it."""
+        request = {"contract_id": contract_id, "by": by.value,
+                   "pay": "all" if pay is None else money_json(pay), "feedback": feedback}
+
+        def decide(at: datetime) -> Decision:
+            p = self.parties(contract_id, at)
+            released_before = p.contract.total_released
+            request_id = end_contract(
+                p, by=by, pay=pay, refund_request_id=str(uuid4()), at=at, actor=actor,
+                fees=self.fees, feedback=feedback,
+            )
+            c = p.contract
+            return Decision([c, p.relationship, p.balance], {
+                "contract_id": contract_id,
+                "status": c.status.value,
+                "paid_to_freelancer": money_json(c.total_released - released_before),
+                "refund_request_id": request_id,
+                "refund_requested": money_json(
+                    c.refund_request(request_id).total if request_id else c.total_released * 0),
+            })
+
+        return self._execute("end_contract", idempotency_key, request, decide)
+
+    def approve_refund_request(
+        self, *, contract_id: str, request_id: str, actor: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request = {"contract_id": contract_id, "request_id": request_id}
+
+        def decide(at: datetime) -> Decision:
+            c = self.contract(contract_id)
+            c.approve_refund_request(request_id=request_id, at=at, actor=actor)
+            refunded = [e for e in c.pending_events
+                        if isinstance(e, FixedPriceContract.EscrowRefunded)]
+            total = refunded[0].total if refunded else c.total_released * 0
+            return Decision([c], {
+                "contract_id": contract_id, "request_id": request_id,
+                "status": c.status.value, "refunded": money_json(total),
+                "marketplace_fee_refunded": money_json(
+                    refunded[0].marketplace_fee_refunded if refunded else total),
+            })
+
+        return self._execute("approve_refund_request", idempotency_key, request, decide)
+
+    def release_matured_earnings(
+        self, *, freelancer_id: str, due_by: datetime | None = None, actor: str = "system",
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Ends the security period of every lot due by ``due_by`` (default: now).
+
+        The matured event takes effect at ``due_by`` so balances as of a past
+        moment are right even when the scheduler ran late.
+        """
+        request = {"freelancer_id": freelancer_id,
+                   "due_by": None if due_by is None else due_by.isoformat()}
+
+        def decide(at: datetime) -> Decision:
+            effective = at if due_by is None else min(due_by, at)
+            b = self.find_freelancer_balance(freelancer_id)
+            if b is None:
+                return Decision([], {"freelancer_id": freelancer_id, "matured": []})
+            totals = b.mature(effective)
+            return Decision([b], {"freelancer_id": freelancer_id,
+                                  "matured": [money_json(t) for t in totals]})
+
+        return self._execute("release_matured_earnings", idempotency_key, request, decide)
+
+    # ---- queries -----------------------------------------------------------
+
+    def contract_view(self, contract_id: str) -> dict[str, Any]:
+        c = self.contract(contract_id)
+        return {
+            "contract_id": str(c.id),
+            "kind": "fixed_price",
+            "client_id": c.client_id,
+            "freelancer_id": c.freelancer_id,
+            "currency": c.currency,
+            "job_id": c.job_id,
+            "status": c.status.value,
+            "service_fee_rate": None if c.service_fee_rate is None else str(c.service_fee_rate),
+            "opened_at": c.opened_at.isoformat(),
+            "escrow_balance": money_json(c.escrow_balance()),
+            "total_released": money_json(c.total_released),
+            "milestones": [_milestone_view(m) for m in c.milestones.values()],
+            "refund_requests": [
+                {"request_id": r.request_id, "total": money_json(r.total),
+                 "respond_by": r.respond_by.isoformat(), "status": r.status}
+                for r in c.refund_requests.values()
+            ],
+            "version": c.version,
+        }
+
+
+def _milestone_view(m: Milestone) -> dict[str, Any]:
+    return {
+        "milestone_id": m.milestone_id,
+        "title": m.title,
+        "amount": money_json(m.amount),
+        "status": m.status.value,
+        "escrow_balance": money_json(m.escrow),
+        "released": money_json(m.released),
+        "review_due_at": m.review_due_at.isoformat() if m.review_due_at else None,
+    }
+
+
+def parse_party(value: str) -> Party:
+    try:
+        return Party(value)
+    except ValueError:
+        raise InvalidInput(f"'by' must be 'client' or 'freelancer', got {value!r}") from None

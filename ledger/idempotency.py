@@ -1,0 +1,70 @@
+"""Idempotency keys as events, saved in the same atomic unit as the command's events.
+
+A key's record is an aggregate whose id derives from the key, created by the
+command it answers. Two racers with one key both try to write version 1 of the
+same aggregate; the store's uniqueness refuses the second, which retries, finds
+the record, and answers with the first response. No separate table, no window
+between "write events" and "remember key", and the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+
+def request_fingerprint(command: str, request: dict[str, Any]) -> str:
+    """SHA-256 of the command name and its canonical JSON arguments."""
+    canonical = json.dumps(
+        {"command": command, "request": request}, sort_keys=True, separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class CommandRecord(Aggregate):
+    class Accepted(Aggregate.Created):
+        """A command with this idempotency key was applied and answered so."""
+
+        key: str
+        command: str
+        request_hash: str
+        response: dict[str, Any]
+
+        def apply(self, agg: CommandRecord) -> None:
+            agg.key = self.key
+            agg.command = self.command
+            agg.request_hash = self.request_hash
+            agg.response = self.response
+
+    if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
+        key: str
+        command: str
+        request_hash: str
+        response: dict[str, Any]
+
+    @staticmethod
+    def id_for(key: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"escrow-ledger:idempotency-key:{key}")
+
+    @classmethod
+    def accept(
+        cls, *, key: str, command: str, request_hash: str, response: dict[str, Any],
+        at: datetime,
+    ) -> CommandRecord:
+        return cls._create(
+            cls.Accepted,
+            id=cls.id_for(key),
+            timestamp=at,
+            key=key,
+            command=command,
+            request_hash=request_hash,
+            response=response,
+        )

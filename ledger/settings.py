@@ -1,0 +1,107 @@
+"""One settings object, read from the environment and checked at start-up.
+
+``LEDGER_DATABASE_URL`` picks the store; it is mapped onto the eventsourcing
+library's own ``PERSISTENCE_MODULE``/``SQLITE_*``/``POSTGRES_*`` variables here
+and nowhere else, so the rest of the code never knows which store it runs on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
+SCOPES = frozenset({"commands", "read", "audit", "finance"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    api_keys: str = Field(default="", description="key1:scope+scope,key2:scope")
+    fee_schedule_file: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_size: int = 5
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"LEDGER_DATABASE_URL must start with sqlite:/// or postgresql://, got {v!r}"
+            )
+        return v
+
+    def parsed_api_keys(self) -> dict[str, frozenset[str]]:
+        return parse_api_keys(self.api_keys)
+
+
+def parse_api_keys(spec: str) -> dict[str, frozenset[str]]:
+    """``key1:commands+read,key2:audit`` -> {key: scopes}; refuses unknown scopes."""
+    keys: dict[str, frozenset[str]] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, scopes_text = item.partition(":")
+        if not sep or not key or not scopes_text:
+            raise ValueError(f"LEDGER_API_KEYS entry {item!r} is not key:scope+scope")
+        if len(key) < 16:
+            raise ValueError("LEDGER_API_KEYS: each key must be at least 16 characters")
+        scopes = frozenset(s.strip() for s in scopes_text.split("+") if s.strip())
+        unknown = scopes - SCOPES
+        if unknown:
+            raise ValueError(f"LEDGER_API_KEYS: unknown scopes {sorted(unknown)}")
+        keys[key] = scopes
+    return keys
+
+
+@dataclass(frozen=True)
+class Store:
+    """Which backend a URL names, and the library environment for it."""
+
+    backend: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+
+
+def store_from_url(url: str, *, pool_size: int = 5) -> Store:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///./ledger.db (relative), sqlite:////abs/path.db, sqlite:///:memory:
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parts.path
+        if not path:
+            raise ValueError("sqlite URL needs a file path, e.g. sqlite:///./ledger.db")
+        if path != ":memory:" and not path.startswith("file:"):
+            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path if path == ":memory:" else
+            (path if path.startswith("file:") else str(Path(path).expanduser().resolve())),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        if path == ":memory:":
+            env["SQLITE_DBNAME"] = "file::memory:?cache=shared"
+        return Store("sqlite", env)
+    if parts.scheme in ("postgresql", "postgres"):
+        from urllib.parse import parse_qs
+
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return Store("postgres", env)
+    raise ValueError(f"unsupported database URL {url!r}")

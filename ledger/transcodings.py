@@ -1,0 +1,69 @@
+"""How domain values are stored in the log's JSON.
+
+Money is stored as a decimal string plus currency code (never a float), and
+the domain's value objects round-trip through their own ``to_dict``/``from_dict``
+so the stored form is explicit and stable across code changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from moneyed import Money
+
+from domain.contract import EscrowMovement
+from domain.fee_schedule import FeeQuote
+from domain.freelancer_balance import PendingLot
+from domain.money import money
+from domain.postings import JournalEntry
+
+
+class MoneyAsDict(Transcoding):
+    type = Money
+    name = "money"
+
+    def encode(self, obj: Money) -> dict[str, str]:
+        return {"amount": str(obj.amount), "currency": obj.currency.code}
+
+    def decode(self, data: dict[str, str]) -> Money:
+        return money(data["amount"], data["currency"])
+
+
+class _ViaDict(Transcoding):
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return obj.to_dict()  # type: ignore[no-any-return]
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type.from_dict(data)
+
+
+class JournalEntryAsDict(_ViaDict):
+    type = JournalEntry
+    name = "journal_entry"
+
+
+class FeeQuoteAsDict(_ViaDict):
+    type = FeeQuote
+    name = "fee_quote"
+
+
+class PendingLotAsDict(_ViaDict):
+    type = PendingLot
+    name = "pending_lot"
+
+
+class EscrowMovementAsDict(_ViaDict):
+    type = EscrowMovement
+    name = "escrow_movement"
+
+
+def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
+    for transcoding in (
+        MoneyAsDict(),
+        JournalEntryAsDict(),
+        FeeQuoteAsDict(),
+        PendingLotAsDict(),
+        EscrowMovementAsDict(),
+    ):
+        transcoder.register(transcoding)
