@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -43,6 +44,8 @@ from domain.periods import REFUND_REQUEST_RESPONSE, REVIEW_PERIOD
 from domain.postings import JournalEntry, Posting, Side, leg
 
 MINIMUM_MILESTONE = Decimal("5")
+PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+"""Party ids become parts of account ids, so they may not contain ':' or spaces."""
 
 
 class ContractStatus(StrEnum):
@@ -392,8 +395,11 @@ class FixedPriceContract(Aggregate):
         fees: FeeSchedule,
     ) -> FixedPriceContract:
         for name, value in (("client_id", client_id), ("freelancer_id", freelancer_id)):
-            if not value or not value.strip():
-                raise InvalidInput(f"{name} must not be empty")
+            if not isinstance(value, str) or not PARTY_ID.fullmatch(value):
+                raise InvalidInput(
+                    f"{name} must be 1-128 characters of letters, digits and _ . @ -, "
+                    f"got {value!r}"
+                )
         if client_id == freelancer_id:
             raise InvalidInput("a client cannot hire itself")
         zero(currency)  # refuses an unknown currency

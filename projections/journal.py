@@ -180,7 +180,7 @@ class SQLiteJournalView(SQLiteTrackingRecorder):
 
 class PostgresJournalView(PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, tracking_table_name="journal_tracking", **kwargs)
+        super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
         self.idents = {
             "postings": Composed([schema, SQL("."), Identifier("journal_postings")]),

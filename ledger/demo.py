@@ -1,0 +1,58 @@
+"""A small demo history for ``make run``: one contract's money through every step.
+
+Seeded only into an empty log, with fixed idempotency keys, so running it twice
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from domain.contract import Party
+from domain.fee_schedule import PaymentMethod
+from domain.money import money
+from ledger.application import EscrowLedger
+
+
+def seed_demo(app: EscrowLedger) -> list[str]:
+    """Seeds the demo if the log is empty; returns lines saying what it did."""
+    if app.position() > 0:
+        return [f"log already holds {app.position()} events: demo not seeded"]
+    actor = "demo-seed"
+    lines: list[str] = []
+    opened = app.open_contract(client_id="client-acme", freelancer_id="freelancer-ada",
+                               currency="USD", job_id="job-logo-design", actor=actor,
+                               idempotency_key="demo:open")
+    cid = opened.response["contract_id"]
+    lines.append(f"opened fixed-price contract {cid} (client-acme hires freelancer-ada)")
+    m1 = app.add_milestone(contract_id=cid, title="Logo concepts", amount=money("500.00", "USD"),
+                           actor=actor, idempotency_key="demo:m1").response["milestone_id"]
+    m2 = app.add_milestone(contract_id=cid, title="Final files", amount=money("300.00", "USD"),
+                           actor=actor, idempotency_key="demo:m2").response["milestone_id"]
+    f1 = app.fund_milestone(contract_id=cid, milestone_id=m1, actor=actor,
+                            idempotency_key="demo:fund1").response
+    lines.append(
+        f"funded milestone 1 ($500.00) by card: charged {f1['total_charged']['amount']} "
+        f"(marketplace fee {f1['marketplace_fee']['amount']}, "
+        f"initiation fee {f1['initiation_fee']['amount']})"
+    )
+    app.submit_work(contract_id=cid, milestone_id=m1, actor=actor, idempotency_key="demo:sub1")
+    r1 = app.approve_milestone(contract_id=cid, milestone_id=m1, actor=actor,
+                               idempotency_key="demo:approve1").response
+    lines.append(
+        f"approved milestone 1: {r1['net']['amount']} pending for freelancer-ada "
+        f"(service fee {r1['service_fee']['amount']}), available at {r1['available_at']}"
+    )
+    app.fund_milestone(contract_id=cid, milestone_id=m2, actor=actor,
+                       idempotency_key="demo:fund2")
+    lines.append("funded milestone 2 ($300.00): held in escrow, awaiting work")
+    other = app.open_contract(client_id="client-acme", freelancer_id="freelancer-bo",
+                              currency="USD", actor=actor, idempotency_key="demo:open2")
+    cid2 = other.response["contract_id"]
+    m3 = app.add_milestone(contract_id=cid2, title="Landing page", amount=money("250.00", "USD"),
+                           actor=actor, idempotency_key="demo:m3").response["milestone_id"]
+    app.fund_milestone(contract_id=cid2, milestone_id=m3, actor=actor,
+                       payment_method=PaymentMethod.US_BANK, idempotency_key="demo:fund3")
+    app.end_contract(contract_id=cid2, by=Party.FREELANCER, pay=None, actor=actor,
+                     idempotency_key="demo:end2")
+    lines.append(f"second contract {cid2}: funded $250.00 by US bank, ended by the freelancer "
+                 "(escrow, marketplace fee and initiation fee returned)")
+    return lines

@@ -1,0 +1,112 @@
+"""Fixtures that run the same tests on SQLite and on PostgreSQL.
+
+PostgreSQL tests get a database of their own for the session and a fresh schema
+per test, dropped afterwards. Where no server answers, those tests are skipped
+and the run ends with a loud banner naming what was skipped -- unless
+``LEDGER_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which makes an unreachable
+server a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ledger.application import EscrowLedger
+from ledger.clock import FakeClock
+from ledger.settings import store_from_url
+from projections.runner import JournalProjector
+
+ADMIN_URL = os.environ.get(
+    "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES", "") in ("1", "true", "yes")
+
+_pg_state: dict[str, Any] = {"checked": False, "error": None, "db": None, "skipped": 0}
+
+
+def _postgres_database() -> str | None:
+    """Creates the session's test database once; None when the server is absent."""
+    if not _pg_state["checked"]:
+        _pg_state["checked"] = True
+        name = f"escrow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        try:
+            with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            _pg_state["db"] = name
+        except psycopg.Error as e:
+            _pg_state["error"] = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    return _pg_state["db"]  # type: ignore[no-any-return]
+
+
+def _db_url(dbname: str) -> str:
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{dbname}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    db = _pg_state["db"]
+    if db:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _pg_state["error"] is not None:
+        terminalreporter.write_sep("!", "POSTGRESQL BACKEND SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(
+            f"PostgreSQL at {ADMIN_URL} was unreachable ({_pg_state['error']}); "
+            f"{_pg_state['skipped']} PostgreSQL test(s) were SKIPPED and only SQLite was tested."
+        )
+        terminalreporter.write_line(
+            "Start it (see README) or set LEDGER_REQUIRE_POSTGRES=1 to make this a failure."
+        )
+    elif _pg_state["db"]:
+        terminalreporter.write_line("backends tested: sqlite, postgresql")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store per test, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    db = _postgres_database()
+    if db is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(
+                f"LEDGER_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {_pg_state['error']}"
+            )
+        _pg_state["skipped"] += 1
+        pytest.skip(f"PostgreSQL unreachable: {_pg_state['error']}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_db_url(db), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{_db_url(db)}?schema={schema}"
+    with psycopg.connect(_db_url(db), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Monday 2 March 2026, 09:00 UTC: the per-contract fee era, default 10%."""
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(database_url: str, clock: FakeClock) -> Iterator[EscrowLedger]:
+    ledger = EscrowLedger(store_from_url(database_url).env, clock=clock)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def projector(app: EscrowLedger) -> JournalProjector:
+    return JournalProjector(app)
