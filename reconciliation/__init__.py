@@ -1,0 +1,1 @@
+"""Finance's checks: the ledger against itself (and, later, against statements)."""
