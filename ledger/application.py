@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 from moneyed import Money
 
+from domain.client_credit import ClientCredit
 from domain.contract import FixedPriceContract, Milestone, Party
 from domain.errors import (
     ConcurrencyConflict,
@@ -100,7 +101,7 @@ class EscrowLedger(Application[UUID]):
                     return replay
             at = self.clock.now()
             decision = decide(at)
-            to_save = [*decision.aggregates]
+            to_save = [*decision.aggregates, *self._credit_followers(decision.aggregates, at)]
             if idempotency_key is not None:
                 to_save.append(
                     CommandRecord.accept(
@@ -121,6 +122,24 @@ class EscrowLedger(Application[UUID]):
         raise ConcurrencyConflict(
             f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
         )
+
+    def _credit_followers(self, aggregates: list[Any], at: datetime) -> list[ClientCredit]:
+        """Client credit moved by a contract's new events, checked never to go negative."""
+        followers = []
+        for agg in aggregates:
+            if isinstance(agg, FixedPriceContract):
+                credit = self.client_credit(agg.client_id, at)
+                credit.follow(agg.pending_events, at)
+                if any(isinstance(e, ClientCredit.CreditMoved) for e in credit.pending_events):
+                    followers.append(credit)
+        return followers
+
+    def client_credit(self, client_id: str, at: datetime) -> ClientCredit:
+        try:
+            c: ClientCredit = self.repository.get(ClientCredit.id_for(client_id))
+            return c
+        except AggregateNotFoundError:
+            return ClientCredit.open(client_id, at)
 
     def _replay(self, key: str, fingerprint: str) -> CommandResult | None:
         try:

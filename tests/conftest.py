@@ -10,8 +10,10 @@ server a failure instead.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,26 +74,50 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line("backends tested: sqlite, postgresql")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store per test, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    db = _postgres_database()
-    if db is None:
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require_backend(backend: str) -> None:
+    """Skips (loudly, counted) or fails when the backend's server is absent."""
+    if backend == "postgres" and _postgres_database() is None:
         if REQUIRE_POSTGRES:
             pytest.fail(
                 f"LEDGER_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {_pg_state['error']}"
             )
         _pg_state["skipped"] += 1
         pytest.skip(f"PostgreSQL unreachable: {_pg_state['error']}")
+
+
+@contextmanager
+def fresh_store(backend: str) -> Iterator[str]:
+    """A URL to a new, empty store, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{Path(tmp) / 'ledger.db'}"
+        return
+    db = _postgres_database()
+    assert db is not None, "call require_backend first"
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_db_url(db), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{_db_url(db)}?schema={schema}"
-    with psycopg.connect(_db_url(db), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{_db_url(db)}?schema={schema}"
+    finally:
+        with psycopg.connect(_db_url(db), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    require_backend(request.param)
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str) -> Iterator[str]:
+    """A fresh, empty store per test, on each backend."""
+    with fresh_store(backend) as url:
+        yield url
 
 
 @pytest.fixture
@@ -110,3 +136,8 @@ def app(database_url: str, clock: FakeClock) -> Iterator[EscrowLedger]:
 @pytest.fixture
 def projector(app: EscrowLedger) -> JournalProjector:
     return JournalProjector(app)
+
+
+@pytest.fixture
+def postgres_available() -> None:
+    require_backend("postgres")

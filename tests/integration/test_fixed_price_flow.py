@@ -228,3 +228,45 @@ def test_concurrent_approvals_of_one_milestone_release_it_once(database_url, clo
     assert apps[0].find_freelancer_balance("f1").pending_in("USD") == usd("450.00")
     for a in apps:
         a.close()
+
+
+def test_funding_from_client_credit_with_no_credit_is_refused_and_writes_nothing(app):
+    from domain.errors import InsufficientFunds
+
+    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
+                            actor="t").response["contract_id"]
+    mid = app.add_milestone(contract_id=cid, title="m", amount=usd("50.00"),
+                            actor="t").response["milestone_id"]
+    position = app.position()
+    with pytest.raises(InsufficientFunds):
+        app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1",
+                           payment_method=PaymentMethod.CLIENT_CREDIT)
+    assert app.position() == position
+
+
+def test_racing_requests_with_one_key_write_once(database_url, clock):
+    import threading
+
+    from ledger.application import EscrowLedger
+    from ledger.settings import store_from_url
+
+    env = store_from_url(database_url).env
+    apps = [EscrowLedger(env, clock=clock) for _ in range(3)]
+    results = []
+    barrier = threading.Barrier(len(apps))
+
+    def open_once(a):
+        barrier.wait()
+        results.append(a.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
+                                       actor="t", idempotency_key="same-key"))
+
+    threads = [threading.Thread(target=open_once, args=(a,)) for a in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.response["contract_id"] for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert apps[0].position() == 2  # one contract event + one key record
+    for a in apps:
+        a.close()
