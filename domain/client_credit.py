@@ -69,8 +69,8 @@ class ClientCredit(Aggregate):
             for code in sorted({p.amount.currency.code for p in entry.postings
                                 if p.account == account}):
                 # credit is a liability: credits raise it, debits spend it
-                change = -sum((p.signed for p in entry.postings
-                               if p.account == account and p.amount.currency.code == code))
+                change = -sum(p.signed for p in entry.postings
+                               if p.account == account and p.amount.currency.code == code)
                 after = self.balance_in(code).amount + change
                 if after < 0:
                     raise InsufficientFunds(

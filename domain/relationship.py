@@ -8,9 +8,8 @@ release that bills it, so two racing releases cannot both use stale billings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -53,7 +52,8 @@ class Relationship(Aggregate):
 
     @staticmethod
     def id_for(client_id: str, freelancer_id: str, currency: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"escrow-ledger:relationship:{client_id}:{freelancer_id}:{currency}")
+        name = f"escrow-ledger:relationship:{client_id}:{freelancer_id}:{currency}"
+        return uuid5(NAMESPACE_URL, name)
 
     @classmethod
     def start(cls, client_id: str, freelancer_id: str, currency: str, at: datetime) -> Relationship:

@@ -31,8 +31,8 @@ from domain.errors import (
 )
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
-from domain.release import Parties, approve_milestone, end_contract
 from domain.relationship import Relationship
+from domain.release import Parties, approve_milestone, end_contract
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.transcodings import register_domain_transcodings
@@ -164,7 +164,7 @@ class EscrowLedger(Application[UUID]):
         except ValueError:
             raise ContractNotFound(f"contract {contract_id!r} not found") from None
         try:
-            c = self.repository.get(cid)
+            c: object = self.repository.get(cid)
         except AggregateNotFoundError:
             raise ContractNotFound(f"contract {contract_id} not found") from None
         if not isinstance(c, FixedPriceContract):

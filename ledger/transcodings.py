@@ -35,7 +35,7 @@ class _ViaDict(Transcoding):
         return obj.to_dict()  # type: ignore[no-any-return]
 
     def decode(self, data: dict[str, Any]) -> Any:
-        return self.type.from_dict(data)
+        return self.type.from_dict(data)  # type: ignore[attr-defined]
 
 
 class JournalEntryAsDict(_ViaDict):

@@ -194,7 +194,7 @@ class PostgresJournalView(PostgresTrackingRecorder):
         ]
 
     def _sql(self, template: str) -> Composed:
-        return SQL(template).format(**self.idents)  # type: ignore[arg-type]
+        return SQL(template).format(**self.idents)
 
     def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:

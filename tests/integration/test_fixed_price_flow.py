@@ -82,7 +82,8 @@ def test_the_same_deadline_fired_twice_by_key_moves_money_once(app, projector, c
     due = clock.now() - timedelta(days=1)
     first = app.release_matured_earnings(freelancer_id="f1", due_by=due, idempotency_key="d1")
     again = app.release_matured_earnings(freelancer_id="f1", due_by=due, idempotency_key="d1")
-    assert again.replayed and again.response == first.response
+    assert again.replayed
+    assert again.response == first.response
     assert balance(projector, "freelancer:f1:available") == Decimal("450.00")
 
 
@@ -92,7 +93,8 @@ def test_a_repeated_key_returns_the_first_answer_and_writes_nothing(app):
     position = app.position()
     again = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD", actor="t",
                               idempotency_key="k")
-    assert again.replayed and again.response == first.response
+    assert again.replayed
+    assert again.response == first.response
     assert app.position() == position
 
 
@@ -157,7 +159,7 @@ def test_a_per_contract_rate_of_15_percent_is_used(app):
 
 
 def test_client_ends_paying_part_and_the_freelancer_approves_the_refund(app, projector):
-    cid, mid = open_funded(app, "500.00")
+    cid, _mid = open_funded(app, "500.00")
     ended = app.end_contract(contract_id=cid, by=Party.CLIENT, pay=usd("200.00"), actor="c1")
     assert ended.response["status"] == "ending"
     assert ended.response["refund_requested"]["amount"] == "300.00"
@@ -174,7 +176,7 @@ def test_client_ends_paying_part_and_the_freelancer_approves_the_refund(app, pro
 
 
 def test_freelancer_ending_an_unreleased_contract_returns_every_fee(app, projector):
-    cid, mid = open_funded(app, "250.00", method=PaymentMethod.US_BANK)
+    cid, _mid = open_funded(app, "250.00", method=PaymentMethod.US_BANK)
     app.end_contract(contract_id=cid, by=Party.FREELANCER, pay=None, actor="f1")
     assert balance(projector, "processor:clearing") == Decimal("0.00")
     assert balance(projector, "revenue:marketplace_fee") == Decimal("0.00")

@@ -99,7 +99,8 @@ def run_invariants(backend: str, steps: list[tuple]) -> None:
 
 def apply_step(app, clock, projector, s, contracts, milestones, refunds) -> None:
     kind = s[0]
-    pick = (lambda seq, i: seq[i % len(seq)] if seq else "00000000-0000-0000-0000-000000000000")
+    def pick(seq, i):
+        return (seq[i % len(seq)] if seq else "00000000-0000-0000-0000-000000000000")
     if kind == "open":
         rate = None if s[2] is None else Decimal(s[2])
         cid = app.open_contract(client_id=f"c{s[1]}", freelancer_id=f"f{s[1]}", currency="USD",

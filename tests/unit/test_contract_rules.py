@@ -24,8 +24,8 @@ from domain.fee_schedule import DEFAULT_SCHEDULE as FEES
 from domain.fee_schedule import PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
 from domain.money import money
-from domain.release import Parties, approve_milestone, end_contract
 from domain.relationship import Relationship
+from domain.release import Parties, approve_milestone, end_contract
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -38,7 +38,8 @@ def new_parties(rate=None, at=AT) -> Parties:
     c = FixedPriceContract.open(contract_id=uuid4(), client_id="c1", freelancer_id="f1",
                                 currency="USD", job_id=None, service_fee_rate=rate, at=at,
                                 actor="t", fees=FEES)
-    return Parties(c, Relationship.start("c1", "f1", "USD", at), FreelancerBalance.register("f1", at))
+    return Parties(c, Relationship.start("c1", "f1", "USD", at),
+                   FreelancerBalance.register("f1", at))
 
 
 def add(p: Parties, amount: str, fund=True, at=AT) -> str:
@@ -177,9 +178,11 @@ def test_approving_more_than_escrow_charges_the_difference_first():
                                  method=PaymentMethod.US_BANK, at=AT, actor="c1", fees=FEES)
     top_up = [e for e in p.contract.pending_events
               if isinstance(e, FixedPriceContract.MilestoneFunded)][-1]
-    assert top_up.top_up and top_up.charged == usd("50.00")
+    assert top_up.top_up
+    assert top_up.charged == usd("50.00")
     assert top_up.marketplace_fee.fee == usd("1.50")  # 3% from a US bank account
-    assert released.gross == usd("150.00") and released.net == usd("135.00")
+    assert released.gross == usd("150.00")
+    assert released.net == usd("135.00")
 
 
 def test_a_release_can_never_exceed_escrow():
