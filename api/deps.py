@@ -1,0 +1,66 @@
+"""Dependencies as ``Annotated`` aliases, so routes declare what they need in one word."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Query
+
+from api.auth import COMMANDS, READ, Caller, require_scope
+from api.errors import ApiProblem
+from api.services import Services, ServicesDep
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+CommandCaller = Annotated[Caller, Depends(require_scope(COMMANDS))]
+ReadCaller = Annotated[Caller, Depends(require_scope(READ))]
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Answer only once the read reflects at least this log position "
+        "(the `position` a command returned). 503 `projection-behind` if it does not "
+        "within a few seconds.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    """What every command route needs: the ledger, the caller, and its idempotency key."""
+
+    services: Services
+    caller: Caller
+    idempotency_key: str
+
+    def actor(self, given: str | None) -> str:
+        return self.caller.actor(given)
+
+
+def command_context(
+    services: ServicesDep,
+    caller: CommandCaller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required. At most 200 characters. Retrying with the same key and "
+            "body answers the first response (with `Idempotent-Replayed: true`) and writes "
+            "nothing; the same key with another body is 409 `idempotency-key-reused`.",
+        ),
+    ] = None,
+) -> Command:
+    if idempotency_key is None or not idempotency_key.strip():
+        raise ApiProblem(400, "idempotency-key-missing",
+                         "every command needs an 'Idempotency-Key' header")
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ApiProblem(
+            400, "idempotency-key-invalid",
+            f"'Idempotency-Key' must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+        )
+    return Command(services, caller, caller.idempotency_key(idempotency_key))
+
+
+CommandDep = Annotated[Command, Depends(command_context)]

@@ -1,0 +1,154 @@
+"""Every error leaves the API as ``application/problem+json`` (RFC 9457), mapped here only.
+
+The body is ``{"type", "title", "status", "detail"}`` (plus ``errors`` for
+request validation). ``type`` is always ``https://escrow-ledger.dev/problems/<slug>``
+where ``<slug>`` is the ledger error's stable ``type`` attribute
+(``insufficient-escrow``, ``milestone-not-funded``...) or one of the API's own
+(``unauthorized``, ``insufficient-scope``, ``idempotency-key-missing``,
+``idempotency-key-invalid``, ``invalid-input``, ``projection-behind``,
+``not-found``, ``method-not-allowed``, ``internal-error``). Clients branch on
+``type``; ``title`` is derived from the slug and equally stable; ``detail`` is
+for humans and may change.
+
+Domain errors map by family: ``InvalidInput`` 422, ``NotFound`` 404,
+``StateConflict`` 409, anything else (``UnbalancedEntry``) 500 without its
+detail, which is logged instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import InvalidInput, LedgerError, NotFound, StateConflict
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://escrow-ledger.dev/problems/"
+
+_SLUG_BY_HTTP_STATUS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
+
+
+def problem_type(slug: str) -> str:
+    """The stable ``type`` URI of a problem slug."""
+    return PROBLEM_BASE + slug
+
+
+def problem_title(slug: str) -> str:
+    """``insufficient-escrow`` -> ``Insufficient escrow``."""
+    return slug.replace("-", " ").capitalize()
+
+
+class ApiProblem(Exception):
+    """A refusal decided by the HTTP layer itself (auth, headers, read consistency)."""
+
+    def __init__(
+        self, status: int, slug: str, detail: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": problem_title(slug),
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def status_for(error: LedgerError) -> int:
+    if isinstance(error, InvalidInput):
+        return 422
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, StateConflict):
+        return 409
+    return 500
+
+
+def ledger_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The one mapping from the ledger's refusals to HTTP."""
+    assert isinstance(exc, LedgerError)
+    status = status_for(exc)
+    if status == 500:
+        log.error("ledger error on %s %s: %s", request.method, request.url.path, exc,
+                  exc_info=exc)
+        return problem_response(500, exc.type, "the ledger refused an internal inconsistency; "
+                                "nothing was written")
+    return problem_response(status, exc.type, str(exc))
+
+
+def api_problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiProblem)
+    return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers)
+
+
+def _loc_part(part: Any) -> str | int:
+    return part if isinstance(part, int) else str(part)
+
+
+def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Malformed requests: 422 ``invalid-input`` listing each problem (never the input)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": [_loc_part(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
+    ) or "the request is invalid"
+    return problem_response(422, InvalidInput.type, detail, extra={"errors": errors})
+
+
+def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Framework-level refusals (unknown route, wrong method...) as problems too."""
+    assert isinstance(exc, StarletteHTTPException)
+    slug = _SLUG_BY_HTTP_STATUS.get(exc.status_code, f"http-{exc.status_code}")
+    return problem_response(exc.status_code, slug, str(exc.detail), headers=exc.headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: a 500 problem without internals (the server logs the traceback)."""
+    return problem_response(500, "internal-error", "an unexpected error occurred")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, internal_error_handler)
+    app.add_exception_handler(LedgerError, ledger_error_handler)
+    app.add_exception_handler(ApiProblem, api_problem_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)

@@ -1,0 +1,146 @@
+"""The composition root of the HTTP API: ``create_app`` wires settings, ledger and projector.
+
+Versioned paths under ``/v1``; OpenAPI at ``/openapi.json``, docs at ``/docs``;
+errors as ``application/problem+json`` (see ``api.errors``). The API is never
+open: without API keys ``create_app`` refuses to build an app.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from api.routes import accounts, contracts, freelancers, health
+from api.services import Services
+from ledger.application import EscrowLedger
+from ledger.cli import build_ledger
+from ledger.queries import backend_of
+from ledger.settings import SCOPES, Settings
+from projections.runner import BackgroundProjector, JournalProjector
+
+MIN_API_KEY_LENGTH = 16
+
+
+def package_version() -> str:
+    """The installed distribution's version, else the source tree's pyproject."""
+    try:
+        return version("escrow-ledger")
+    except PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            with pyproject.open("rb") as f:
+                return str(tomllib.load(f)["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "0.0.0+unknown"
+
+
+def _checked_api_keys(api_keys: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    if not api_keys:
+        raise ValueError(
+            "no API keys configured: set LEDGER_API_KEYS=key:commands+read (the API is "
+            "never open)"
+        )
+    for key, scopes in api_keys.items():
+        if len(key) < MIN_API_KEY_LENGTH:
+            raise ValueError(f"API keys must be at least {MIN_API_KEY_LENGTH} characters")
+        unknown = set(scopes) - SCOPES
+        if unknown:
+            raise ValueError(f"unknown API key scopes {sorted(unknown)}")
+    return {key: frozenset(scopes) for key, scopes in api_keys.items()}
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    if services.run_background_projector:
+        services.background = BackgroundProjector(services.projector)
+        services.background.start()
+    try:
+        yield
+    finally:
+        if services.background is not None:
+            services.background.stop()
+            services.background = None
+        if services.owns_ledger:
+            services.ledger.close()
+
+
+def _problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are documented under ``application/problem+json`` only."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in ("4", "5") and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ledger: EscrowLedger | None = None,
+    api_keys: dict[str, frozenset[str]] | None = None,
+    background_projector: bool = True,
+    read_wait_timeout: float = 5.0,
+) -> FastAPI:
+    """Builds the API.
+
+    ``settings`` default to the environment (``LEDGER_*``). A given ``ledger`` is
+    used as is (and not closed); otherwise one is built from
+    ``settings`` (store and fee schedule file) and closed at shutdown. ``api_keys`` default to
+    ``settings.parsed_api_keys()``; none at all is an error. With
+    ``background_projector`` the journal view is kept up to date by a thread
+    started and stopped with the app's lifespan and poked after each command;
+    without it, each read catches the view up itself. ``read_wait_timeout`` is
+    how long a read waits for ``min_position`` before answering 503.
+    """
+    if api_keys is None:
+        settings = settings or Settings()
+        api_keys = settings.parsed_api_keys()
+    keys = _checked_api_keys(api_keys)
+    owns_ledger = ledger is None
+    if ledger is None:
+        ledger = build_ledger(settings or Settings())
+    services = Services(
+        ledger=ledger,
+        projector=JournalProjector(ledger),
+        api_keys=keys,
+        backend=backend_of(ledger),
+        run_background_projector=background_projector,
+        read_wait_timeout=read_wait_timeout,
+        owns_ledger=owns_ledger,
+    )
+
+    app = FastAPI(
+        title="escrow-ledger",
+        version=package_version(),
+        description=(
+            "Contracts, escrow and payments ledger for a freelance marketplace.\n\n"
+            "Authenticate with `Authorization: Bearer <API key>`; commands need the "
+            "`commands` scope and an `Idempotency-Key` header, reads need `read`. "
+            "Money is `{\"amount\": \"500.00\", \"currency\": \"USD\"}` with the amount a "
+            "string. Errors are `application/problem+json` whose `type` is "
+            "`https://escrow-ledger.dev/problems/<slug>`."
+        ),
+        lifespan=_lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (health, contracts, accounts, freelancers):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problems_as_problem_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,275 @@
+"""Request and response bodies.
+
+Money is ``{"amount": "500.00", "currency": "USD"}`` with the amount a JSON
+*string*: a JSON number is refused (422) because a binary float cannot hold
+cents exactly. Request bodies refuse unknown fields. These models only check
+shape; the ledger decides what is allowed (minimums, precision, currencies).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from moneyed import Money
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.contract import Party
+from domain.fee_schedule import PaymentMethod
+from domain.money import money
+
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+DecimalString = Annotated[
+    str,
+    Field(pattern=DECIMAL_PATTERN, max_length=40,
+          description="A decimal number as a JSON string, never a JSON number."),
+]
+CurrencyCode = Annotated[
+    str, Field(max_length=8, description="ISO 4217 code.", examples=["USD"])
+]
+DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Actor = Annotated[
+    str | None,
+    Field(min_length=1, max_length=200,
+          description="Who acts, for the audit trail. Default `api-key:<key fingerprint>`."),
+]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoneyIn(RequestModel):
+    amount: DecimalString = Field(examples=["500.00"])
+    currency: CurrencyCode
+
+    def to_money(self) -> Money:
+        return money(self.amount, self.currency)
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(examples=["500.00"])
+    currency: str = Field(examples=["USD"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; ``type`` is ``https://escrow-ledger.dev/problems/<slug>``."""
+
+    type: str = Field(examples=["https://escrow-ledger.dev/problems/insufficient-escrow"])
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+class CommandIn(RequestModel):
+    actor: Actor = None
+
+
+class OpenContractIn(CommandIn):
+    kind: Literal["fixed_price", "hourly"] = Field(
+        description="Only `fixed_price` is supported for now."
+    )
+    client_id: str = Field(max_length=200)
+    freelancer_id: str = Field(max_length=200)
+    currency: CurrencyCode
+    job_id: str | None = Field(default=None, max_length=200)
+    service_fee_rate: DecimalString | None = Field(
+        default=None, examples=["0.12"],
+        description="Per-contract service fee rate as a fraction; default per schedule.",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _fixed_price_only(cls, value: str) -> str:
+        if value == "hourly":
+            raise ValueError("hourly contracts are not supported yet; use 'fixed_price'")
+        return value
+
+    def fee_rate(self) -> Decimal | None:
+        return None if self.service_fee_rate is None else Decimal(self.service_fee_rate)
+
+
+class AddMilestoneIn(CommandIn):
+    title: str = Field(max_length=500)
+    amount: MoneyIn
+
+
+class FundMilestoneIn(CommandIn):
+    payment_method: PaymentMethod = PaymentMethod.CARD
+
+
+class SubmitWorkIn(CommandIn):
+    pass
+
+
+class RequestChangesIn(CommandIn):
+    note: str = Field(default="", max_length=5000)
+
+
+class ApproveMilestoneIn(CommandIn):
+    amount: MoneyIn | None = Field(
+        default=None, description="Default: all of the milestone's escrow; more is charged first."
+    )
+    payment_method: PaymentMethod = PaymentMethod.CARD
+
+
+class EndContractIn(CommandIn):
+    by: Party
+    pay: Literal["all", "none"] | MoneyIn | None = Field(
+        default=None,
+        description="What the client pays from escrow on ending: `all`, `none` or an amount. "
+        "Default: `all` for the client; a freelancer pays nothing.",
+    )
+    feedback: str | None = Field(default=None, max_length=5000)
+
+    def payment(self) -> Literal["all", "none"] | Money | None:
+        return self.pay.to_money() if isinstance(self.pay, MoneyIn) else self.pay
+
+
+class ApproveRefundRequestIn(CommandIn):
+    pass
+
+
+class CommandOut(BaseModel):
+    position: int = Field(description="The log position of this command's writes.")
+
+
+class ContractOpenedOut(CommandOut):
+    contract_id: str
+    service_fee_rate: str | None
+
+
+class MilestoneAddedOut(CommandOut):
+    contract_id: str
+    milestone_id: str
+
+
+class MilestoneFundedOut(CommandOut):
+    contract_id: str
+    milestone_id: str
+    escrow_added: MoneyOut
+    carried_in: MoneyOut
+    charged: MoneyOut
+    marketplace_fee: MoneyOut
+    initiation_fee: MoneyOut
+    total_charged: MoneyOut
+    payment_method: PaymentMethod
+
+
+class WorkSubmittedOut(CommandOut):
+    contract_id: str
+    milestone_id: str
+    status: str
+    review_due_at: DateTimeString | None
+
+
+class ChangesRequestedOut(CommandOut):
+    contract_id: str
+    milestone_id: str
+    status: str
+
+
+class MilestoneApprovedOut(CommandOut):
+    contract_id: str
+    milestone_id: str
+    gross: MoneyOut
+    service_fee: MoneyOut
+    service_fee_schedule: str
+    net: MoneyOut
+    escrow_remaining: MoneyOut
+    available_at: DateTimeString
+
+
+class ContractEndedOut(CommandOut):
+    contract_id: str
+    status: str
+    paid_to_freelancer: MoneyOut
+    refund_request_id: str | None
+    refund_requested: MoneyOut
+
+
+class RefundRequestApprovedOut(CommandOut):
+    contract_id: str
+    request_id: str
+    status: str
+    refunded: MoneyOut
+    marketplace_fee_refunded: MoneyOut
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+class ReadOut(BaseModel):
+    position: int = Field(description="The answer reflects at least this log position.")
+
+
+class MilestoneView(BaseModel):
+    milestone_id: str
+    title: str
+    amount: MoneyOut
+    status: str
+    escrow_balance: MoneyOut
+    released: MoneyOut
+    review_due_at: DateTimeString | None
+
+
+class RefundRequestView(BaseModel):
+    request_id: str
+    total: MoneyOut
+    respond_by: DateTimeString
+    status: str
+
+
+class ContractView(ReadOut):
+    contract_id: str
+    kind: str
+    client_id: str
+    freelancer_id: str
+    currency: str
+    job_id: str | None
+    status: str
+    service_fee_rate: str | None
+    opened_at: DateTimeString
+    escrow_balance: MoneyOut
+    total_released: MoneyOut
+    milestones: list[MilestoneView]
+    refund_requests: list[RefundRequestView]
+    version: int
+
+
+class AccountBalanceLine(BaseModel):
+    amount: str = Field(description="The balance on the account's normal side.")
+    currency: str
+    debits: str
+    credits: str
+
+
+class AccountBalanceOut(ReadOut):
+    account: str
+    kind: str
+    as_of: DateTimeString | None
+    balances: list[AccountBalanceLine]
+
+
+class FreelancerBalanceLine(BaseModel):
+    currency: str
+    pending: MoneyOut
+    available: MoneyOut
+
+
+class FreelancerBalancesOut(ReadOut):
+    freelancer_id: str
+    balances: list[FreelancerBalanceLine]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    backend: str
+    log_position: int
+    projection_position: int
+    projector_error: str | None

@@ -1,0 +1,29 @@
+"""A freelancer's money on the platform: pending (security period) and available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import MinPosition, ReadCaller
+from api.models import FreelancerBalancesOut
+from api.routes import READ_PROBLEMS
+from api.services import ServicesDep
+from ledger.queries import freelancer_balances
+
+router = APIRouter(prefix="/v1/freelancers", tags=["freelancers"])
+
+
+@router.get("/{freelancer_id}/balances", response_model=FreelancerBalancesOut,
+            responses=READ_PROBLEMS)
+def get_freelancer_balances(
+    freelancer_id: str, services: ServicesDep, caller: ReadCaller,
+    min_position: MinPosition = None,
+) -> dict[str, Any]:
+    """Pending and available balances per currency; 404 if the freelancer never had money.
+
+    Read from the log itself, so it is always current: any `min_position` a
+    command returned is already satisfied.
+    """
+    return freelancer_balances(services.ledger, freelancer_id)

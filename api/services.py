@@ -1,0 +1,72 @@
+"""What the routes use, built once by ``create_app`` and found on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+
+from api.errors import ApiProblem
+from ledger.application import CommandResult, EscrowLedger
+from projections.runner import BackgroundProjector, JournalProjector
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass
+class Services:
+    ledger: EscrowLedger
+    projector: JournalProjector
+    api_keys: Mapping[str, frozenset[str]]
+    backend: str
+    run_background_projector: bool = True
+    read_wait_timeout: float = 5.0
+    owns_ledger: bool = False
+    background: BackgroundProjector | None = None
+
+    def answer(self, result: CommandResult, response: Response) -> dict[str, Any]:
+        """A command's HTTP body: its response plus the log position; marks replays."""
+        if result.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        elif self.background is not None:
+            self.background.poke()
+        return {**result.response, "position": result.position}
+
+    def projection_position(self, min_position: int | None) -> int:
+        """Brings the journal view to ``min_position`` (or as far as it goes).
+
+        Without a background projector every read catches up itself, so reads
+        are deterministic; with one, a read without ``min_position`` takes the
+        view as it is. Returns a position the view reflects at least; a view
+        still behind ``min_position`` after the wait is a 503.
+        """
+        if min_position is not None:
+            position = self.projector.wait_for(min_position, timeout=self.read_wait_timeout)
+            if position < min_position:
+                raise ApiProblem(
+                    503, "projection-behind",
+                    f"the journal view reflects position {position}, not yet {min_position}; "
+                    "retry shortly",
+                    headers={"Retry-After": "1"},
+                )
+            return position
+        if self.background is None:
+            return self.projector.catch_up()
+        return self.projector.position()
+
+    def projector_error(self) -> str | None:
+        if self.background is None or self.background.last_error is None:
+            return None
+        error = self.background.last_error
+        return f"{type(error).__name__}: {error}"
+
+
+def get_services(request: Request) -> Services:
+    services = request.app.state.services
+    assert isinstance(services, Services)
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
