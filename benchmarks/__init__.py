@@ -1,0 +1,1 @@
+"""Throughput and latency benchmarks for the escrow ledger (see benchmarks/README.md)."""
