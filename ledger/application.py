@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -40,6 +40,7 @@ from ledger.transcodings import register_domain_transcodings
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -135,16 +136,20 @@ class EscrowLedger(Application[UUID]):
         return followers
 
     def client_credit(self, client_id: str, at: datetime) -> ClientCredit:
+        found = self._find(ClientCredit, ClientCredit.id_for(client_id))
+        return found if found is not None else ClientCredit.open(client_id, at)
+
+    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate with this id, or None when it was never created."""
         try:
-            c: ClientCredit = self.repository.get(ClientCredit.id_for(client_id))
-            return c
+            found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            return ClientCredit.open(client_id, at)
+            return None
+        return found if isinstance(found, kind) else None
 
     def _replay(self, key: str, fingerprint: str) -> CommandResult | None:
-        try:
-            record: CommandRecord = self.repository.get(CommandRecord.id_for(key))
-        except AggregateNotFoundError:
+        record = self._find(CommandRecord, CommandRecord.id_for(key))
+        if record is None:
             return None
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(
@@ -163,35 +168,24 @@ class EscrowLedger(Application[UUID]):
             cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
         except ValueError:
             raise ContractNotFound(f"contract {contract_id!r} not found") from None
-        try:
-            c: object = self.repository.get(cid)
-        except AggregateNotFoundError:
-            raise ContractNotFound(f"contract {contract_id} not found") from None
-        if not isinstance(c, FixedPriceContract):
+        c = self._find(FixedPriceContract, cid)
+        if c is None:
             raise ContractNotFound(f"contract {contract_id} not found")
         return c
 
     def freelancer_balance(self, freelancer_id: str, at: datetime) -> FreelancerBalance:
-        try:
-            b: FreelancerBalance = self.repository.get(FreelancerBalance.id_for(freelancer_id))
-            return b
-        except AggregateNotFoundError:
-            return FreelancerBalance.register(freelancer_id, at)
+        found = self.find_freelancer_balance(freelancer_id)
+        return found if found is not None else FreelancerBalance.register(freelancer_id, at)
 
     def find_freelancer_balance(self, freelancer_id: str) -> FreelancerBalance | None:
-        try:
-            b: FreelancerBalance = self.repository.get(FreelancerBalance.id_for(freelancer_id))
-            return b
-        except AggregateNotFoundError:
-            return None
+        return self._find(FreelancerBalance, FreelancerBalance.id_for(freelancer_id))
 
     def relationship(self, c: FixedPriceContract, at: datetime) -> Relationship:
         rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
-        try:
-            r: Relationship = self.repository.get(rid)
-            return r
-        except AggregateNotFoundError:
-            return Relationship.start(c.client_id, c.freelancer_id, c.currency, at)
+        found = self._find(Relationship, rid)
+        if found is not None:
+            return found
+        return Relationship.start(c.client_id, c.freelancer_id, c.currency, at)
 
     def parties(self, contract_id: UUID | str, at: datetime) -> Parties:
         c = self.contract(contract_id)

@@ -1,8 +1,8 @@
 """The ``ledger`` command line: serve the API, seed the demo, fire due deadlines.
 
 ``serve`` refuses to run an open API: with no ``LEDGER_API_KEYS`` it makes a
-development key with every scope, keeps it in ``.dev-api-key`` beside the
-database so restarts keep it, and prints it.
+development key with every scope, keeps it in ``.dev-api-key`` in the working
+directory so restarts keep it, and prints it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def build_ledger(settings: Settings) -> EscrowLedger:
 
 
 def dev_api_key(settings: Settings) -> str:
-    """The development key for this database, created once."""
+    """The development key, created once in the working directory (`.dev-api-key`)."""
     path = Path(".dev-api-key")
     if path.exists():
         return path.read_text().strip()
