@@ -263,7 +263,7 @@ def run_case(kind: str, app: Any, backend: str, workers: int, seconds: float) ->
     for t in threads:
         t.join()
     if failures:
-        raise RuntimeError(f"{backend}/{kind}/{workers} workers failed to start") \
+        raise RuntimeError(f"{backend}/{kind}/{workers} workers: a worker failed") \
             from failures[0]
 
     elapsed = max(t.ended_at for t in tallies) - started[0]

@@ -74,6 +74,8 @@ class Milestone:
     status: MilestoneStatus
     escrow: Money
     released: Money
+    fee_held: Money
+    """Marketplace fee the client paid on the money now in this escrow: what a refund returns."""
     review_due_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,27 +87,36 @@ class Milestone:
             "status": self.status.value,
             "escrow": str(self.escrow.amount),
             "released": str(self.released.amount),
+            "marketplace_fee_held": str(self.fee_held.amount),
             "review_due_at": self.review_due_at.isoformat() if self.review_due_at else None,
         }
 
 
 @dataclass(frozen=True)
 class EscrowMovement:
-    """An amount taken from (or put into) one milestone's escrow."""
+    """An amount taken from one milestone's escrow, with the marketplace fee paid on it."""
 
     milestone_id: str
     amount: Money
+    fee: Money | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "milestone_id": self.milestone_id,
             "amount": str(self.amount.amount),
             "currency": self.amount.currency.code,
+            "fee": None if self.fee is None else str(self.fee.amount),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EscrowMovement:
-        return cls(d["milestone_id"], money(d["amount"], d["currency"]))
+        fee = d.get("fee")
+        return cls(d["milestone_id"], money(d["amount"], d["currency"]),
+                   None if fee is None else money(fee, d["currency"]))
+
+    @property
+    def fee_or_zero(self) -> Money:
+        return self.fee if self.fee is not None else zero(self.amount.currency)
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,6 @@ class FixedPriceContract(Aggregate):
             c.initiation_fee = None
             c.initiation_fee_settled = False
             c.total_released = zero(self.currency)
-            c.charged_to_escrow = zero(self.currency)
             c.marketplace_fee_charged = zero(self.currency)
             c.marketplace_fee_refunded = zero(self.currency)
             c.ended_at = None
@@ -162,6 +172,7 @@ class FixedPriceContract(Aggregate):
                     self.title,
                     self.amount,
                     MilestoneStatus.CREATED,
+                    zero(c.currency),
                     zero(c.currency),
                     zero(c.currency),
                 ),
@@ -186,18 +197,21 @@ class FixedPriceContract(Aggregate):
         top_up: bool
 
         def apply(self, c: FixedPriceContract) -> None:
+            fee_in = zero(c.currency)
             for moved in self.carried_in:
-                c._set_milestone(moved.milestone_id, escrow=c.milestone(moved.milestone_id).escrow
-                                 - moved.amount)
+                source = c.milestone(moved.milestone_id)
+                c._set_milestone(moved.milestone_id, escrow=source.escrow - moved.amount,
+                                 fee_held=source.fee_held - moved.fee_or_zero)
+                fee_in = fee_in + moved.fee_or_zero
+            if self.marketplace_fee is not None:
+                fee_in = fee_in + self.marketplace_fee.fee
+                c.marketplace_fee_charged = c.marketplace_fee_charged + self.marketplace_fee.fee
             m = c.milestone(self.milestone_id)
             status = m.status if self.top_up else MilestoneStatus.FUNDED
-            c._set_milestone(self.milestone_id, escrow=m.escrow + self.escrow_added, status=status)
-            if self.charged.amount > 0:
-                c.charged_to_escrow = c.charged_to_escrow + self.charged
-                if c.first_charge_method is None:
-                    c.first_charge_method = self.payment_method
-            if self.marketplace_fee is not None:
-                c.marketplace_fee_charged = c.marketplace_fee_charged + self.marketplace_fee.fee
+            c._set_milestone(self.milestone_id, escrow=m.escrow + self.escrow_added,
+                             fee_held=m.fee_held + fee_in, status=status)
+            if self.charged.amount > 0 and c.first_charge_method is None:
+                c.first_charge_method = self.payment_method
             if self.initiation_fee is not None:
                 c.initiation_fee = self.initiation_fee
 
@@ -235,6 +249,7 @@ class FixedPriceContract(Aggregate):
         service_fee: FeeQuote
         net: Money
         escrow_remaining: Money
+        marketplace_fee_retained: Money
         initiation_fee_recognised: Money | None
         available_at: datetime
         lot_id: str
@@ -247,6 +262,7 @@ class FixedPriceContract(Aggregate):
             c._set_milestone(
                 self.milestone_id,
                 escrow=m.escrow - self.gross,
+                fee_held=m.fee_held - self.marketplace_fee_retained,
                 released=m.released + self.gross,
                 status=MilestoneStatus.RELEASED,
                 review_due_at=None,
@@ -293,7 +309,8 @@ class FixedPriceContract(Aggregate):
                 status = m.status
                 if remaining.amount == 0 and m.status is not MilestoneStatus.RELEASED:
                     status = MilestoneStatus.REFUNDED
-                c._set_milestone(moved.milestone_id, escrow=remaining, status=status)
+                c._set_milestone(moved.milestone_id, escrow=remaining, status=status,
+                                 fee_held=m.fee_held - moved.fee_or_zero)
             c.marketplace_fee_refunded = c.marketplace_fee_refunded + self.marketplace_fee_refunded
             if self.request_id is not None:
                 r = c.refund_requests[self.request_id]
@@ -339,7 +356,6 @@ class FixedPriceContract(Aggregate):
         initiation_fee: FeeQuote | None
         initiation_fee_settled: bool
         total_released: Money
-        charged_to_escrow: Money
         marketplace_fee_charged: Money
         marketplace_fee_refunded: Money
         ended_at: datetime | None
@@ -450,7 +466,8 @@ class FixedPriceContract(Aggregate):
             if still_needed.amount == 0:
                 break
             take = min(source.escrow, still_needed)
-            carried.append(EscrowMovement(source.milestone_id, take))
+            carried.append(EscrowMovement(source.milestone_id, take,
+                                          self._fee_share(source, take)))
             still_needed = still_needed - take
         self._record_funding(m, carried, still_needed, method, at, actor, fees, top_up=False)
 
@@ -535,6 +552,11 @@ class FixedPriceContract(Aggregate):
             raise MilestoneStateError(
                 f"changes can be requested only on submitted work; milestone is {m.status.value}"
             )
+        if m.review_due_at is not None and at >= m.review_due_at:
+            raise MilestoneStateError(
+                f"the review period ended at {m.review_due_at.isoformat()}: silence approved "
+                "the work and its escrow is released"
+            )
         self.trigger_event(
             self.ChangesRequested, timestamp=at, milestone_id=milestone_id, note=note, actor=actor
         )
@@ -549,6 +571,20 @@ class FixedPriceContract(Aggregate):
                 raise NotFunded(f"milestone {milestone_id} has nothing in escrow to release")
             raise MilestoneStateError(f"milestone {milestone_id} is already {m.status.value}")
         return m
+
+    def review_lapsed(self, milestone_id: str, due: datetime) -> bool:
+        """Whether ``due`` is still this milestone's review deadline, so silence approves it."""
+        m = self.milestone(milestone_id)
+        return (
+            self.status is ContractStatus.ACTIVE
+            and m.status is MilestoneStatus.SUBMITTED
+            and m.review_due_at == due
+        )
+
+    def refund_request_lapsed(self, request_id: str, due: datetime) -> bool:
+        """Whether the freelancer left this refund request unanswered until ``due``."""
+        r = self.refund_request(request_id)
+        return r.status == "pending" and r.respond_by == due
 
     def top_up_for_release(
         self, *, milestone_id: str, amount: Money, method: PaymentMethod, at: datetime,
@@ -620,6 +656,7 @@ class FixedPriceContract(Aggregate):
             service_fee=service_fee,
             net=service_fee.net,
             escrow_remaining=m.escrow - gross,
+            marketplace_fee_retained=self._fee_share(m, gross),
             initiation_fee_recognised=recognise,
             available_at=available_at,
             lot_id=lot_id,
@@ -745,7 +782,12 @@ class FixedPriceContract(Aggregate):
                 raise InsufficientEscrow(
                     f"refund of {a.amount.amount} exceeds escrow of milestone {a.milestone_id}"
                 )
-        fee_back = self._marketplace_fee_share(total)
+        amounts = [
+            EscrowMovement(a.milestone_id, a.amount,
+                           self._fee_share(self.milestone(a.milestone_id), a.amount))
+            for a in amounts
+        ]
+        fee_back = sum((a.fee_or_zero for a in amounts), zero(self.currency))
         refund_to = self._payment_account(PaymentMethod(self.first_charge_method or "card"))
         entry = JournalEntry.of(
             f"refund escrow of contract {self.id} ({reason})",
@@ -764,31 +806,27 @@ class FixedPriceContract(Aggregate):
             refunded_to=refund_to,
             marketplace_fee_refunded=fee_back,
             marketplace_fee_policy=(
-                "assumed: the client's marketplace fee is refunded in proportion to the "
-                "escrow refunded (domain.md: not published)"
+                "assumed: the marketplace fee paid on the refunded escrow is refunded, per "
+                "milestone in proportion to its escrow (domain.md: not published)"
             ),
             reason=reason,
             entry=entry,
             actor=actor,
         )
 
-    def _marketplace_fee_share(self, refund: Money) -> Money:
-        """The marketplace fee that came with ``refund`` dollars of escrow.
+    def _fee_share(self, m: Milestone, amount: Money) -> Money:
+        """The marketplace fee that travels with ``amount`` of this milestone's escrow.
 
-        Proportional to what was charged into escrow, rounded half-up, and never
-        more than the fee not yet refunded; the last refund takes the remainder,
-        so refunds of everything return exactly the fee charged.
+        In proportion to the escrow, rounded half-up, never more than the fee held;
+        taking all the escrow takes all the fee, so shares never lose or invent a cent.
         """
-        outstanding = self.marketplace_fee_charged - self.marketplace_fee_refunded
-        if self.charged_to_escrow.amount == 0 or outstanding.amount == 0:
+        if m.escrow.amount == 0 or m.fee_held.amount == 0:
             return zero(self.currency)
-        if refund == self.escrow_balance() and self.total_released.amount == 0:
-            return outstanding
-        share = round_half_up(
-            Money(self.marketplace_fee_charged.amount * refund.amount
-                  / self.charged_to_escrow.amount, self.marketplace_fee_charged.currency)
-        )
-        return min(share, outstanding)
+        if amount >= m.escrow:
+            return m.fee_held
+        share = round_half_up(Money(m.fee_held.amount * amount.amount / m.escrow.amount,
+                                    m.fee_held.currency))
+        return min(share, m.fee_held)
 
     def _require_active(self) -> None:
         if self.status is not ContractStatus.ACTIVE:

@@ -77,13 +77,14 @@ class FreelancerBalance(Aggregate):
 
         lot_ids: list[str]
         amount: Money
+        available_after: Money
         entry: JournalEntry
 
         def apply(self, agg: FreelancerBalance) -> None:
             matured = set(self.lot_ids)
             agg.lots = [lot for lot in agg.lots if lot.lot_id not in matured]
-            code = self.amount.currency.code
-            agg.available = {**agg.available, code: agg.available_in(code) + self.amount}
+            code = self.available_after.currency.code
+            agg.available = {**agg.available, code: self.available_after}
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         freelancer_id: str
@@ -119,16 +120,17 @@ class FreelancerBalance(Aggregate):
     def due_lots(self, at: datetime) -> list[PendingLot]:
         return [lot for lot in self.lots if lot.available_at <= at]
 
-    def mature(self, at: datetime) -> list[Money]:
-        """Moves every lot due by ``at`` to available, one event per currency.
+    def mature(self, upto: datetime) -> list[Money]:
+        """Moves every lot due by ``upto`` to available, one event per due time and currency.
 
-        The event's effective time is ``at``; callers fire it at each lot's due
-        time, so a late scheduler does not shift when money became available.
+        Each event takes effect at its lots' due time, not when this runs, so a
+        late scheduler does not shift when money became available.
         """
-        due = self.due_lots(at)
+        due = self.due_lots(upto)
         totals: list[Money] = []
-        for code in sorted({lot.amount.currency.code for lot in due}):
-            lots = [lot for lot in due if lot.amount.currency.code == code]
+        for when, code in sorted({(lot.available_at, lot.amount.currency.code) for lot in due}):
+            lots = [lot for lot in due
+                    if lot.available_at == when and lot.amount.currency.code == code]
             amount = sum((lot.amount for lot in lots), zero(code))
             entry = JournalEntry.of(
                 f"security period ended for {len(lots)} payment(s) of {self.freelancer_id}",
@@ -139,9 +141,10 @@ class FreelancerBalance(Aggregate):
             )
             self.trigger_event(
                 self.EarningsMatured,
-                timestamp=at,
+                timestamp=when,
                 lot_ids=[lot.lot_id for lot in lots],
                 amount=amount,
+                available_after=self.available_in(code) + amount,
                 entry=entry,
             )
             totals.append(amount)

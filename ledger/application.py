@@ -32,7 +32,7 @@ from domain.errors import (
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
 from domain.relationship import Relationship
-from domain.release import Parties, approve_milestone, end_contract
+from domain.release import Parties, approve_milestone, end_contract, release_to_freelancer
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.transcodings import register_domain_transcodings
@@ -136,10 +136,10 @@ class EscrowLedger(Application[UUID]):
         return followers
 
     def client_credit(self, client_id: str, at: datetime) -> ClientCredit:
-        found = self._find(ClientCredit, ClientCredit.id_for(client_id))
+        found = self.find(ClientCredit, ClientCredit.id_for(client_id))
         return found if found is not None else ClientCredit.open(client_id, at)
 
-    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate with this id, or None when it was never created."""
         try:
             found: object = self.repository.get(aggregate_id)
@@ -148,7 +148,7 @@ class EscrowLedger(Application[UUID]):
         return found if isinstance(found, kind) else None
 
     def _replay(self, key: str, fingerprint: str) -> CommandResult | None:
-        record = self._find(CommandRecord, CommandRecord.id_for(key))
+        record = self.find(CommandRecord, CommandRecord.id_for(key))
         if record is None:
             return None
         if record.request_hash != fingerprint:
@@ -168,7 +168,7 @@ class EscrowLedger(Application[UUID]):
             cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
         except ValueError:
             raise ContractNotFound(f"contract {contract_id!r} not found") from None
-        c = self._find(FixedPriceContract, cid)
+        c = self.find(FixedPriceContract, cid)
         if c is None:
             raise ContractNotFound(f"contract {contract_id} not found")
         return c
@@ -178,11 +178,11 @@ class EscrowLedger(Application[UUID]):
         return found if found is not None else FreelancerBalance.register(freelancer_id, at)
 
     def find_freelancer_balance(self, freelancer_id: str) -> FreelancerBalance | None:
-        return self._find(FreelancerBalance, FreelancerBalance.id_for(freelancer_id))
+        return self.find(FreelancerBalance, FreelancerBalance.id_for(freelancer_id))
 
     def relationship(self, c: FixedPriceContract, at: datetime) -> Relationship:
         rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
-        found = self._find(Relationship, rid)
+        found = self.find(Relationship, rid)
         if found is not None:
             return found
         return Relationship.start(c.client_id, c.freelancer_id, c.currency, at)
@@ -384,14 +384,67 @@ class EscrowLedger(Application[UUID]):
 
         return self._execute("approve_refund_request", idempotency_key, request, decide)
 
+    def auto_release_milestone(
+        self, *, contract_id: str, milestone_id: str, due: datetime,
+        actor: str = "system:scheduler", idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """The client did not answer a submission for 14 days: silence approves it.
+
+        Takes effect at the deadline itself (fees of that moment, security
+        period from then); a deadline no longer current (changes were requested,
+        the client already approved) does nothing.
+        """
+        request = {"contract_id": contract_id, "milestone_id": milestone_id,
+                   "due": due.isoformat()}
+
+        def decide(at: datetime) -> Decision:
+            _require_due(due, at)
+            p = self.parties(contract_id, at)
+            if not p.contract.review_lapsed(milestone_id, due):
+                return Decision([], {"contract_id": contract_id, "milestone_id": milestone_id,
+                                     "released": False})
+            m = p.contract.milestone(milestone_id)
+            released = release_to_freelancer(
+                p, milestone_id=milestone_id, gross=m.escrow,
+                reason="approved by silence: no answer within 14 days of submission",
+                at=due, actor=actor, fees=self.fees,
+            )
+            return Decision([p.contract, p.relationship, p.balance], {
+                "contract_id": contract_id, "milestone_id": milestone_id, "released": True,
+                "gross": money_json(released.gross), "net": money_json(released.net),
+                "service_fee": money_json(released.service_fee.fee),
+                "available_at": released.available_at.isoformat(),
+            })
+
+        return self._execute("auto_release_milestone", idempotency_key, request, decide)
+
+    def lapse_refund_request(
+        self, *, contract_id: str, request_id: str, due: datetime,
+        actor: str = "system:scheduler", idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """The freelancer did not answer an escrow refund request in 7 days: it is approved."""
+        request = {"contract_id": contract_id, "request_id": request_id, "due": due.isoformat()}
+
+        def decide(at: datetime) -> Decision:
+            _require_due(due, at)
+            c = self.contract(contract_id)
+            if not c.refund_request_lapsed(request_id, due):
+                return Decision([], {"contract_id": contract_id, "request_id": request_id,
+                                     "refunded": False})
+            c.approve_refund_request(request_id=request_id, at=due, actor=actor)
+            return Decision([c], {"contract_id": contract_id, "request_id": request_id,
+                                  "refunded": True, "status": c.status.value})
+
+        return self._execute("lapse_refund_request", idempotency_key, request, decide)
+
     def release_matured_earnings(
         self, *, freelancer_id: str, due_by: datetime | None = None, actor: str = "system",
         idempotency_key: str | None = None,
     ) -> CommandResult:
         """Ends the security period of every lot due by ``due_by`` (default: now).
 
-        The matured event takes effect at ``due_by`` so balances as of a past
-        moment are right even when the scheduler ran late.
+        Each maturity takes effect at its lots' due time, so balances as of a past
+        moment are right even when this runs late.
         """
         request = {"freelancer_id": freelancer_id,
                    "due_by": None if due_by is None else due_by.isoformat()}
@@ -431,6 +484,11 @@ class EscrowLedger(Application[UUID]):
             ],
             "version": c.version,
         }
+
+
+def _require_due(due: datetime, now: datetime) -> None:
+    if due > now:
+        raise InvalidInput(f"deadline {due.isoformat()} is not due yet (now {now.isoformat()})")
 
 
 def _milestone_view(m: Milestone) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_scheduler:
         from ledger.deadlines import start_scheduler
 
-        scheduler = start_scheduler(app, JournalProjector(app).queries)
+        scheduler = start_scheduler(app, JournalProjector(app))
     print(f"serving escrow-ledger on http://{args.host}:{args.port} "
           f"(docs at /docs, store {settings.database_url})")
     try:
@@ -94,7 +94,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
     app = build_ledger(Settings())
     projector = JournalProjector(app)
     projector.catch_up()
-    fired = fire_due_deadlines(app, projector.queries)
+    fired = fire_due_deadlines(app, projector)
     print(f"fired {len(fired)} due deadline(s)")
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from domain.accounts import kind_of
 from domain.money import currency_of, minor_unit_exponent, to_minor_units
 from domain.postings import JournalEntry, Side
+from projections.deadlines import DeadlineOp
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class PostingRow:
             self.event_type, self.effective_us, self.memo, self.account, self.side,
             self.amount_minor, self.currency,
         )
+
+
+def from_epoch_us(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
 
 
 def epoch_us(when: datetime) -> int:
@@ -124,6 +129,16 @@ INSERT_POSTING = (
     "event_type, effective_us, memo, account, side, amount_minor, currency) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+CREATE_DEADLINES = (
+    "CREATE TABLE IF NOT EXISTS {deadlines} ("
+    "deadline_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, "
+    "ref TEXT NOT NULL, due_us BIGINT NOT NULL)"
+)
+UPSERT_DEADLINE = (
+    "INSERT INTO {deadlines} (deadline_id, kind, subject, ref, due_us) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (deadline_id) DO UPDATE SET due_us = excluded.due_us"
+)
+DELETE_DEADLINE = "DELETE FROM {deadlines} WHERE deadline_id = %s"
 UPSERT_BALANCE = (
     "INSERT INTO {balances} (account, currency, debits_minor, credits_minor) "
     "VALUES (%s, %s, %s, %s) ON CONFLICT (account, currency) DO UPDATE SET "
@@ -135,11 +150,21 @@ UPSERT_BALANCE = (
 class JournalView(Protocol):
     """What the projection and its readers need from a store, whichever it is."""
 
-    def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None: ...
+    def record(
+        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
+    ) -> None: ...
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
+
+
+def _deadline_statements(ops: Sequence[DeadlineOp]) -> list[tuple[str, tuple[Any, ...]]]:
+    return [
+        (UPSERT_DEADLINE, (op.deadline_id, op.kind.value, op.subject, op.ref, op.due_us))
+        if op.due_us is not None else (DELETE_DEADLINE, (op.deadline_id,))
+        for op in ops
+    ]
 
 
 def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]]:
@@ -152,7 +177,7 @@ def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]
 
 class SQLiteJournalView(SQLiteTrackingRecorder):
     names = {"postings": "journal_postings", "balances": "account_balances",
-             "index": "journal_postings_account_time"}
+             "index": "journal_postings_account_time", "deadlines": "due_deadlines"}
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -160,17 +185,22 @@ class SQLiteJournalView(SQLiteTrackingRecorder):
             CREATE_POSTINGS.format(**self.names),
             CREATE_POSTINGS_INDEX.format(**self.names),
             CREATE_BALANCES.format(**self.names),
+            CREATE_DEADLINES.format(**self.names),
         ]
 
     def _sql(self, template: str) -> str:
         return template.format(**self.names).replace("%s", "?")
 
-    def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
+    def record(
+        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             if rows:
                 c.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
                 c.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
+            for statement, params in _deadline_statements(deadlines):
+                c.execute(self._sql(statement), params)
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -186,22 +216,28 @@ class PostgresJournalView(PostgresTrackingRecorder):
             "postings": Composed([schema, SQL("."), Identifier("journal_postings")]),
             "balances": Composed([schema, SQL("."), Identifier("account_balances")]),
             "index": Identifier("journal_postings_account_time"),
+            "deadlines": Composed([schema, SQL("."), Identifier("due_deadlines")]),
         }
         self.sql_create_statements += [
             self._sql(CREATE_POSTINGS),
             self._sql(CREATE_POSTINGS_INDEX),
             self._sql(CREATE_BALANCES),
+            self._sql(CREATE_DEADLINES),
         ]
 
     def _sql(self, template: str) -> Composed:
         return SQL(template).format(**self.idents)
 
-    def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
+    def record(
+        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
             if rows:
                 curs.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
                 curs.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
+            for statement, params in _deadline_statements(deadlines):
+                curs.execute(self._sql(statement), params)
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:
@@ -266,6 +302,12 @@ class JournalQueries:
             "SELECT currency, SUM(debits_minor) - SUM(credits_minor) AS net "
             "FROM {balances} GROUP BY currency ORDER BY currency")
         return {r["currency"]: _to_decimal(r["net"], r["currency"]) for r in rows}
+
+    def due_deadlines(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        """Deadlines due by ``now``, earliest first."""
+        return self.view.fetch(
+            "SELECT deadline_id, kind, subject, ref, due_us FROM {deadlines} "
+            "WHERE due_us <= %s ORDER BY due_us, deadline_id LIMIT %s", [epoch_us(now), limit])
 
     def postings(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
         return self.view.fetch(

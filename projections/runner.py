@@ -15,7 +15,8 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from projections.journal import JournalQueries, JournalView, rows_for, view_class_for
+from projections.deadlines import deadline_ops
+from projections.journal import JournalQueries, JournalView, epoch_us, rows_for, view_class_for
 
 
 class JournalProjector:
@@ -42,11 +43,14 @@ class JournalProjector:
                 )
                 if not notifications:
                     return start - 1
-                rows = []
+                rows, deadlines = [], []
                 for n in notifications:
-                    rows += rows_for(self.app.mapper.to_domain_event(n), n.id)
+                    event = self.app.mapper.to_domain_event(n)
+                    rows += rows_for(event, n.id)
+                    deadlines += deadline_ops(event, epoch_us)
                 try:
-                    self.view.record(rows, Tracking(self.app.name, notifications[-1].id))
+                    self.view.record(rows, deadlines,
+                                     Tracking(self.app.name, notifications[-1].id))
                 except IntegrityError:
                     # Another process recorded this batch first; nothing was written
                     # here (one transaction), so reading the new position is enough.

@@ -141,7 +141,7 @@ def apply_step(app, clock, projector, s, contracts, milestones, refunds) -> None
     elif kind == "wait":
         clock.advance(timedelta(hours=s[1]))
         projector.catch_up()
-        fire_due_deadlines(app, projector.queries)
+        fire_due_deadlines(app, projector)
 
 
 def check_aggregates(app: EscrowLedger, contracts: list[str]) -> None:
