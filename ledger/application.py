@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 from moneyed import Money
 
+from domain import accounts
 from domain.client_credit import ClientCredit
 from domain.contract import FixedPriceContract, Milestone, Party
 from domain.errors import (
@@ -28,9 +29,11 @@ from domain.errors import (
     ContractNotFound,
     IdempotencyKeyReused,
     InvalidInput,
+    LedgerError,
 )
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
+from domain.postings import JournalEntry
 from domain.relationship import Relationship
 from domain.release import Parties, approve_milestone, end_contract, release_to_freelancer
 from ledger.clock import Clock, SystemClock
@@ -96,13 +99,17 @@ class EscrowLedger(Application[UUID]):
     ) -> CommandResult:
         fingerprint = request_fingerprint(command, request)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            if idempotency_key is not None:
-                replay = self._replay(idempotency_key, fingerprint)
+            at = self.clock.now()
+            try:
+                decision = decide(at)
+                to_save = [*decision.aggregates, *self._credit_followers(decision.aggregates, at)]
+            except LedgerError:
+                # A replayed key whose command no longer fits the state (approve twice)
+                # answers from its record; a fresh key gets the refusal.
+                replay = self._find_replay(idempotency_key, fingerprint)
                 if replay is not None:
                     return replay
-            at = self.clock.now()
-            decision = decide(at)
-            to_save = [*decision.aggregates, *self._credit_followers(decision.aggregates, at)]
+                raise
             if idempotency_key is not None:
                 to_save.append(
                     CommandRecord.accept(
@@ -116,10 +123,16 @@ class EscrowLedger(Application[UUID]):
             try:
                 recordings = self.save(*to_save)
             except RecordConflictError:
+                # Either another writer changed an aggregate (decide again) or the
+                # key's record already exists (answer from it): nothing was written.
+                replay = self._find_replay(idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
                 log.info("version conflict on %s (attempt %d), retrying", command, attempt)
                 continue
-            position = max((r.notification.id for r in recordings), default=self.position())
-            return CommandResult(decision.response, position)
+            position = max((r.notification.id for r in recordings), default=None)
+            return CommandResult(decision.response,
+                                 position if position is not None else self.position())
         raise ConcurrencyConflict(
             f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
         )
@@ -128,7 +141,8 @@ class EscrowLedger(Application[UUID]):
         """Client credit moved by a contract's new events, checked never to go negative."""
         followers = []
         for agg in aggregates:
-            if isinstance(agg, FixedPriceContract):
+            if isinstance(agg, FixedPriceContract) and _moves_account(
+                    agg.pending_events, accounts.client_credit(agg.client_id)):
                 credit = self.client_credit(agg.client_id, at)
                 credit.follow(agg.pending_events, at)
                 if any(isinstance(e, ClientCredit.CreditMoved) for e in credit.pending_events):
@@ -147,7 +161,14 @@ class EscrowLedger(Application[UUID]):
             return None
         return found if isinstance(found, kind) else None
 
-    def _replay(self, key: str, fingerprint: str) -> CommandResult | None:
+    def _find_replay(self, key: str | None, fingerprint: str) -> CommandResult | None:
+        """The first answer to this key, if the key was used; refuses a different request.
+
+        Read only after a refusal or a conflict: the key record's uniqueness in the
+        store is what stops a second write, so the common path never reads it.
+        """
+        if key is None:
+            return None
         record = self.find(CommandRecord, CommandRecord.id_for(key))
         if record is None:
             return None
@@ -484,6 +505,14 @@ class EscrowLedger(Application[UUID]):
             ],
             "version": c.version,
         }
+
+
+def _moves_account(events: list[Any], account: str) -> bool:
+    return any(
+        p.account == account
+        for e in events if isinstance(getattr(e, "entry", None), JournalEntry)
+        for p in e.entry.postings
+    )
 
 
 def _require_due(due: datetime, now: datetime) -> None:
