@@ -34,6 +34,7 @@ class Command:
     services: Services
     caller: Caller
     idempotency_key: str
+    expected_version: int | None = None
 
     def actor(self, given: str | None) -> str:
         return self.caller.actor(given)
@@ -51,6 +52,15 @@ def command_context(
             "nothing; the same key with another body is 409 `idempotency-key-reused`.",
         ),
     ] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="Optional. The contract version (`contract_version` of a command, or "
+            "the `ETag` of GET /v1/contracts/{id}) the caller decided on; a contract that has "
+            "moved on is 409 `version-mismatch` and nothing is written.",
+        ),
+    ] = None,
 ) -> Command:
     if idempotency_key is None or not idempotency_key.strip():
         raise ApiProblem(400, "idempotency-key-missing",
@@ -60,7 +70,19 @@ def command_context(
             400, "idempotency-key-invalid",
             f"'Idempotency-Key' must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
         )
-    return Command(services, caller, caller.idempotency_key(idempotency_key))
+    return Command(services, caller, caller.idempotency_key(idempotency_key),
+                   parse_if_match(if_match))
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``5``, ``"5"`` or ``W/"5"`` -> 5; anything else is a 400, not silently ignored."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ApiProblem(400, "if-match-invalid",
+                         "'If-Match' must be a contract version such as \"5\"")
+    return int(text)
 
 
 CommandDep = Annotated[Command, Depends(command_context)]

@@ -139,17 +139,24 @@ class CommandOut(BaseModel):
     position: int = Field(description="The log position of this command's writes.")
 
 
-class ContractOpenedOut(CommandOut):
+class ContractCommandOut(CommandOut):
+    contract_version: int = Field(
+        description="The contract's version after this command: send it as `If-Match` with "
+        "the next command to refuse acting on a contract that changed meanwhile."
+    )
+
+
+class ContractOpenedOut(ContractCommandOut):
     contract_id: str
     service_fee_rate: str | None
 
 
-class MilestoneAddedOut(CommandOut):
+class MilestoneAddedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
 
 
-class MilestoneFundedOut(CommandOut):
+class MilestoneFundedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
     escrow_added: MoneyOut
@@ -161,20 +168,20 @@ class MilestoneFundedOut(CommandOut):
     payment_method: PaymentMethod
 
 
-class WorkSubmittedOut(CommandOut):
+class WorkSubmittedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
     status: str
     review_due_at: DateTimeString | None
 
 
-class ChangesRequestedOut(CommandOut):
+class ChangesRequestedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
     status: str
 
 
-class MilestoneApprovedOut(CommandOut):
+class MilestoneApprovedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
     gross: MoneyOut
@@ -185,7 +192,7 @@ class MilestoneApprovedOut(CommandOut):
     available_at: DateTimeString
 
 
-class ContractEndedOut(CommandOut):
+class ContractEndedOut(ContractCommandOut):
     contract_id: str
     status: str
     paid_to_freelancer: MoneyOut
@@ -193,7 +200,7 @@ class ContractEndedOut(CommandOut):
     refund_requested: MoneyOut
 
 
-class RefundRequestApprovedOut(CommandOut):
+class RefundRequestApprovedOut(ContractCommandOut):
     contract_id: str
     request_id: str
     status: str

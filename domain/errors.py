@@ -208,6 +208,12 @@ class IdempotencyKeyReused(StateConflict):
     type = "idempotency-key-reused"
 
 
+class VersionMismatch(StateConflict):
+    """The caller decided on a version of the contract that is no longer current."""
+
+    type = "version-mismatch"
+
+
 class ConcurrencyConflict(StateConflict):
     """Other writers kept changing the same aggregates; retries were exhausted."""
 

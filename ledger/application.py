@@ -30,6 +30,7 @@ from domain.errors import (
     IdempotencyKeyReused,
     InvalidInput,
     LedgerError,
+    VersionMismatch,
 )
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
@@ -103,6 +104,10 @@ class EscrowLedger(Application[UUID]):
             try:
                 decision = decide(at)
                 to_save = [*decision.aggregates, *self._credit_followers(decision.aggregates, at)]
+                for agg in decision.aggregates:
+                    if isinstance(agg, FixedPriceContract):
+                        # what a caller sends back as If-Match for its next decision
+                        decision.response["contract_version"] = agg.version
             except LedgerError:
                 # A replayed key whose command no longer fits the state (approve twice)
                 # answers from its record; a fresh key gets the refusal.
@@ -184,7 +189,14 @@ class EscrowLedger(Application[UUID]):
 
     # ---- loading -----------------------------------------------------------
 
-    def contract(self, contract_id: UUID | str) -> FixedPriceContract:
+    def contract(
+        self, contract_id: UUID | str, expected_version: int | None = None
+    ) -> FixedPriceContract:
+        """Loads a contract; with ``expected_version``, refuses one that has moved on.
+
+        The caller's optimistic check (HTTP ``If-Match``): a decision taken on a
+        stale read of the contract is refused rather than applied to newer state.
+        """
         try:
             cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
         except ValueError:
@@ -192,6 +204,11 @@ class EscrowLedger(Application[UUID]):
         c = self.find(FixedPriceContract, cid)
         if c is None:
             raise ContractNotFound(f"contract {contract_id} not found")
+        if expected_version is not None and c.version != expected_version:
+            raise VersionMismatch(
+                f"contract {contract_id} is at version {c.version}, not {expected_version}: "
+                "read it again and decide on the current state"
+            )
         return c
 
     def freelancer_balance(self, freelancer_id: str, at: datetime) -> FreelancerBalance:
@@ -208,8 +225,10 @@ class EscrowLedger(Application[UUID]):
             return found
         return Relationship.start(c.client_id, c.freelancer_id, c.currency, at)
 
-    def parties(self, contract_id: UUID | str, at: datetime) -> Parties:
-        c = self.contract(contract_id)
+    def parties(
+        self, contract_id: UUID | str, at: datetime, expected_version: int | None = None
+    ) -> Parties:
+        c = self.contract(contract_id, expected_version)
         return Parties(c, self.relationship(c, at), self.freelancer_balance(c.freelancer_id, at))
 
     # ---- commands ----------------------------------------------------------
@@ -247,12 +266,13 @@ class EscrowLedger(Application[UUID]):
 
     def add_milestone(
         self, *, contract_id: str, title: str, amount: Money, actor: str,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
-        request = {"contract_id": contract_id, "title": title, "amount": money_json(amount)}
+        request = {"contract_id": contract_id, "title": title, "amount": money_json(amount),
+                   "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            c = self.contract(contract_id)
+            c = self.contract(contract_id, expected_version)
             milestone_id = uuid4()
             c.add_milestone(milestone_id=milestone_id, title=title, amount=amount, at=at,
                             actor=actor)
@@ -263,13 +283,13 @@ class EscrowLedger(Application[UUID]):
     def fund_milestone(
         self, *, contract_id: str, milestone_id: str, actor: str,
         payment_method: PaymentMethod = PaymentMethod.CARD,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
         request = {"contract_id": contract_id, "milestone_id": milestone_id,
-                   "payment_method": payment_method.value}
+                   "payment_method": payment_method.value, "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            c = self.contract(contract_id)
+            c = self.contract(contract_id, expected_version)
             c.fund_milestone(milestone_id=milestone_id, method=payment_method, at=at,
                              actor=actor, fees=self.fees)
             funded = c.pending_events[-1]
@@ -299,12 +319,13 @@ class EscrowLedger(Application[UUID]):
 
     def submit_work(
         self, *, contract_id: str, milestone_id: str, actor: str,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
-        request = {"contract_id": contract_id, "milestone_id": milestone_id}
+        request = {"contract_id": contract_id, "milestone_id": milestone_id,
+                   "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            c = self.contract(contract_id)
+            c = self.contract(contract_id, expected_version)
             c.submit_work(milestone_id=milestone_id, at=at, actor=actor)
             m = c.milestone(milestone_id)
             return Decision([c], {
@@ -317,12 +338,13 @@ class EscrowLedger(Application[UUID]):
 
     def request_changes(
         self, *, contract_id: str, milestone_id: str, note: str, actor: str,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
-        request = {"contract_id": contract_id, "milestone_id": milestone_id, "note": note}
+        request = {"contract_id": contract_id, "milestone_id": milestone_id, "note": note,
+                   "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            c = self.contract(contract_id)
+            c = self.contract(contract_id, expected_version)
             c.request_changes(milestone_id=milestone_id, note=note, at=at, actor=actor)
             return Decision([c], {"contract_id": str(c.id), "milestone_id": milestone_id,
                                   "status": c.milestone(milestone_id).status.value})
@@ -332,14 +354,14 @@ class EscrowLedger(Application[UUID]):
     def approve_milestone(
         self, *, contract_id: str, milestone_id: str, actor: str, amount: Money | None = None,
         payment_method: PaymentMethod = PaymentMethod.CARD,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
         request = {"contract_id": contract_id, "milestone_id": milestone_id,
                    "amount": None if amount is None else money_json(amount),
-                   "payment_method": payment_method.value}
+                   "payment_method": payment_method.value, "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            p = self.parties(contract_id, at)
+            p = self.parties(contract_id, at, expected_version)
             released = approve_milestone(
                 p, milestone_id=milestone_id, amount=amount, method=payment_method,
                 at=at, actor=actor, fees=self.fees,
@@ -359,14 +381,16 @@ class EscrowLedger(Application[UUID]):
 
     def end_contract(
         self, *, contract_id: str, by: Party, pay: Money | None, actor: str,
-        feedback: str | None = None, idempotency_key: str | None = None,
+        feedback: str | None = None, expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> CommandResult:
         """``pay`` is what the client pays from escrow; ``None`` means all of it."""
         request = {"contract_id": contract_id, "by": by.value,
-                   "pay": "all" if pay is None else money_json(pay), "feedback": feedback}
+                   "pay": "all" if pay is None else money_json(pay), "feedback": feedback,
+                   "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            p = self.parties(contract_id, at)
+            p = self.parties(contract_id, at, expected_version)
             released_before = p.contract.total_released
             request_id = end_contract(
                 p, by=by, pay=pay, refund_request_id=str(uuid4()), at=at, actor=actor,
@@ -386,12 +410,13 @@ class EscrowLedger(Application[UUID]):
 
     def approve_refund_request(
         self, *, contract_id: str, request_id: str, actor: str,
-        idempotency_key: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
     ) -> CommandResult:
-        request = {"contract_id": contract_id, "request_id": request_id}
+        request = {"contract_id": contract_id, "request_id": request_id,
+                   "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
-            c = self.contract(contract_id)
+            c = self.contract(contract_id, expected_version)
             c.approve_refund_request(request_id=request_id, at=at, actor=actor)
             refunded = [e for e in c.pending_events
                         if isinstance(e, FixedPriceContract.EscrowRefunded)]

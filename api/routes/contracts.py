@@ -66,6 +66,7 @@ def add_milestone(
         title=body.title,
         amount=body.amount.to_money(),
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -86,6 +87,7 @@ def fund_milestone(
         milestone_id=milestone_id,
         payment_method=body.payment_method,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -105,6 +107,7 @@ def submit_work(
         contract_id=contract_id,
         milestone_id=milestone_id,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -126,6 +129,7 @@ def request_changes(
         milestone_id=milestone_id,
         note=body.note,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -151,6 +155,7 @@ def approve_milestone(
         amount=None if body.amount is None else body.amount.to_money(),
         payment_method=body.payment_method,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -173,6 +178,7 @@ def end_contract(
         pay=payment_on_end(ledger, contract_id, body.by, body.payment()),
         feedback=body.feedback,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -193,6 +199,7 @@ def approve_refund_request(
         contract_id=contract_id,
         request_id=request_id,
         actor=command.actor(body.actor),
+        expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
     return command.services.answer(result, response)
@@ -200,12 +207,15 @@ def approve_refund_request(
 
 @router.get("/{contract_id}", response_model=ContractView, responses=READ_PROBLEMS)
 def get_contract(
-    contract_id: str, services: ServicesDep, caller: ReadCaller,
+    contract_id: str, services: ServicesDep, caller: ReadCaller, response: Response,
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """The contract with its escrow balance, overall and per milestone.
 
     Read from the log itself, so it is always current: any `min_position` a
-    command returned is already satisfied.
+    command returned is already satisfied. The `ETag` is the contract's version,
+    to send back as `If-Match` with a command decided on this read.
     """
-    return contract_at_position(services.ledger, contract_id)
+    view = contract_at_position(services.ledger, contract_id)
+    response.headers["ETag"] = f'"{view["version"]}"'
+    return view
