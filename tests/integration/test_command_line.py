@@ -1,0 +1,69 @@
+"""The ``ledger`` command line and the scheduler job, on a real store."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain.money import money
+from ledger.application import EscrowLedger
+from ledger.cli import main
+from ledger.deadlines import start_scheduler
+from ledger.demo import seed_demo
+from projections.runner import JournalProjector
+from reconciliation.replay import compare_with_projection
+
+
+def test_the_demo_seeds_once_and_leaves_the_books_balanced(app: EscrowLedger) -> None:
+    lines = seed_demo(app)
+    assert any("450.00 pending for freelancer-ada" in line for line in lines)
+    position = app.position()
+    assert seed_demo(app) == [f"log already holds {position} events: demo not seeded"]
+    assert app.position() == position
+    projector = JournalProjector(app)
+    projector.catch_up()
+    report = compare_with_projection(app, projector.queries)
+    assert report.ok, report
+    pending = projector.queries.balance("freelancer:freelancer-ada:pending")
+    assert pending[0].balance == Decimal("450.00")
+
+
+def test_cli_seed_tick_and_trial_balance(
+        database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
+    assert main(["seed-demo"]) == 0
+    assert "opened fixed-price contract" in capsys.readouterr().out
+    assert main(["tick"]) == 0
+    assert "fired 0 due deadline(s)" in capsys.readouterr().out
+    assert main(["trial-balance"]) == 0
+    out = capsys.readouterr().out
+    assert "freelancer:freelancer-ada:pending" in out
+    assert "USD 0.00" in out
+
+
+def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, clock) -> None:
+    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
+                            actor="t").response["contract_id"]
+    mid = app.add_milestone(contract_id=cid, title="m", amount=money("500.00", "USD"),
+                            actor="t").response["milestone_id"]
+    app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1")
+    app.approve_milestone(contract_id=cid, milestone_id=mid, actor="c1")
+    clock.advance(timedelta(days=5))
+    projector = JournalProjector(app)
+    scheduler = start_scheduler(app, projector, interval_seconds=1)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            balance = app.find_freelancer_balance("f1")
+            if balance is not None and balance.available_in("USD").amount > 0:
+                break
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    balance = app.find_freelancer_balance("f1")
+    assert balance is not None
+    assert balance.available_in("USD") == money("450.00", "USD")
