@@ -417,6 +417,7 @@ class FixedPriceContract(Aggregate):
         if client_id == freelancer_id:
             raise InvalidInput("a client cannot hire itself")
         zero(currency)  # refuses an unknown currency
+        fees.require_supported_currency(currency)
         rate = fees.validate_contract_rate(service_fee_rate, at)
         return cls._create(
             cls.Opened,

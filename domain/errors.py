@@ -48,6 +48,12 @@ class UnknownCurrency(MoneyError):
     type = "unknown-currency"
 
 
+class UnsupportedCurrency(MoneyError):
+    """A real currency for which the fee schedule has no figures."""
+
+    type = "unsupported-currency"
+
+
 class AmountPrecisionError(MoneyError):
     """An amount has more decimal places than the currency's minor unit."""
 

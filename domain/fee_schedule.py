@@ -33,6 +33,7 @@ from domain.errors import (
     NaiveDatetime,
     UnknownPaymentMethod,
     UnknownWithdrawalMethod,
+    UnsupportedCurrency,
 )
 from domain.money import (
     Money,
@@ -487,6 +488,19 @@ class FeeSchedule:
 
     def _id(self, kind: str, slug: str) -> str:
         return f"{self.version}/{kind}/{slug}"
+
+    def require_supported_currency(self, code: str) -> None:
+        """Refuses a contract currency whose fixed fee figures this schedule lacks.
+
+        The tier bounds, initiation and withdrawal fees are dollar figures; a
+        contract in another currency could be opened but never funded, so it
+        is refused when it is opened instead.
+        """
+        if code != self.currency:
+            raise UnsupportedCurrency(
+                f"fee schedule {self.version} has figures in {self.currency} only; "
+                f"a contract in {code} cannot be charged its fees"
+            )
 
     def _require_schedule_currency(self, value: Money, what: str) -> None:
         if value.currency.code != self.currency:

@@ -60,6 +60,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _pg_state["error"] is not None:
         terminalreporter.write_sep("!", "POSTGRESQL BACKEND SKIPPED", red=True, bold=True)

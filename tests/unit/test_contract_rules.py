@@ -282,3 +282,12 @@ def test_every_event_entry_balances():
     for e in p.contract.pending_events:
         if getattr(e, "entry", None) is not None:
             assert sum(x.signed for x in e.entry.postings) == 0
+
+
+def test_a_contract_in_a_currency_without_fee_figures_is_refused_when_opened():
+    from domain.errors import UnsupportedCurrency
+
+    with pytest.raises(UnsupportedCurrency):
+        FixedPriceContract.open(contract_id=uuid4(), client_id="c1", freelancer_id="f1",
+                                currency="EUR", job_id=None, service_fee_rate=None, at=AT,
+                                actor="t", fees=FEES)
