@@ -112,6 +112,19 @@ def cmd_trial_balance(args: argparse.Namespace) -> int:
     return 0 if all(v == 0 for v in totals.values()) else 1
 
 
+def cmd_rebuild_projections(args: argparse.Namespace) -> int:
+    from projections.runner import JournalProjector
+    from reconciliation.replay import compare_with_projection
+
+    app = build_ledger(Settings())
+    projector = JournalProjector(app)
+    position = projector.rebuild()
+    report = compare_with_projection(app, projector.queries)
+    print(f"rebuilt the journal view to position {position}: {report.accounts} accounts, "
+          f"{len(report.breaks)} break(s) against a replay")
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
@@ -127,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tick", help="fire every due deadline once").set_defaults(func=cmd_tick)
     sub.add_parser("trial-balance", help="print balances; exit 1 if unbalanced").set_defaults(
         func=cmd_trial_balance)
+    sub.add_parser("rebuild-projections",
+                   help="empty the journal view and replay the log into it").set_defaults(
+        func=cmd_rebuild_projections)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -23,6 +23,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.accounts import kind_of
+from domain.errors import UnbalancedEntry
 from domain.money import currency_of, minor_unit_exponent, to_minor_units
 from domain.postings import JournalEntry, Side
 from projections.deadlines import DeadlineOp
@@ -139,6 +140,13 @@ UPSERT_DEADLINE = (
     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (deadline_id) DO UPDATE SET due_us = excluded.due_us"
 )
 DELETE_DEADLINE = "DELETE FROM {deadlines} WHERE deadline_id = %s"
+UNBALANCED_IN_RANGE = (
+    "SELECT notification_id, currency FROM {postings} "
+    "WHERE notification_id BETWEEN %s AND %s GROUP BY notification_id, currency "
+    "HAVING SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE -amount_minor END) <> 0"
+)
+"""The zero-sum rule checked where the data lives, inside the transaction that writes it."""
+RESET_VIEW = ("DELETE FROM {postings}", "DELETE FROM {balances}", "DELETE FROM {deadlines}")
 UPSERT_BALANCE = (
     "INSERT INTO {balances} (account, currency, debits_minor, credits_minor) "
     "VALUES (%s, %s, %s, %s) ON CONFLICT (account, currency) DO UPDATE SET "
@@ -149,6 +157,8 @@ UPSERT_BALANCE = (
 
 class JournalView(Protocol):
     """What the projection and its readers need from a store, whichever it is."""
+
+    def reset(self, application_name: str) -> None: ...
 
     def record(
         self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
@@ -165,6 +175,15 @@ def _deadline_statements(ops: Sequence[DeadlineOp]) -> list[tuple[str, tuple[Any
         if op.due_us is not None else (DELETE_DEADLINE, (op.deadline_id,))
         for op in ops
     ]
+
+
+def _refuse_unbalanced(found: list[Any]) -> None:
+    if found:
+        raise UnbalancedEntry(
+            "postings of notification(s) "
+            + ", ".join(f"{r[0]} ({r[1]})" for r in found)
+            + " do not sum to zero; nothing was written"
+        )
 
 
 def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]]:
@@ -199,8 +218,18 @@ class SQLiteJournalView(SQLiteTrackingRecorder):
             if rows:
                 c.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
                 c.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
+                c.execute(self._sql(UNBALANCED_IN_RANGE),
+                          [rows[0].notification_id, rows[-1].notification_id])
+                _refuse_unbalanced([tuple(r) for r in c.fetchall()])
             for statement, params in _deadline_statements(deadlines):
                 c.execute(self._sql(statement), params)
+
+    def reset(self, application_name: str) -> None:
+        """Empties the view and forgets its position, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            for statement in RESET_VIEW:
+                c.execute(self._sql(statement))
+            c.execute("DELETE FROM tracking WHERE application_name = ?", [application_name])
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -236,8 +265,22 @@ class PostgresJournalView(PostgresTrackingRecorder):
             if rows:
                 curs.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
                 curs.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
+                curs.execute(self._sql(UNBALANCED_IN_RANGE),
+                             [rows[0].notification_id, rows[-1].notification_id])
+                _refuse_unbalanced([(r["notification_id"], r["currency"])
+                                    for r in curs.fetchall()])
             for statement, params in _deadline_statements(deadlines):
                 curs.execute(self._sql(statement), params)
+
+    def reset(self, application_name: str) -> None:
+        """Empties the view and forgets its position, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in RESET_VIEW:
+                curs.execute(self._sql(statement))
+            curs.execute(
+                SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
+                [application_name])
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:

@@ -56,6 +56,16 @@ class JournalProjector:
                     # here (one transaction), so reading the new position is enough.
                     continue
 
+    def rebuild(self) -> int:
+        """Empties the view and replays the log from position zero into it.
+
+        Readers see an empty view until the replay passes them; run it where
+        that is acceptable (the replay check needs no rebuild: it compares).
+        """
+        with self._lock:
+            self.view.reset(self.app.name)
+        return self.catch_up()
+
     def wait_for(self, position: int, timeout: float = 5.0) -> int:
         """Catches up until the view reflects ``position`` or the timeout passes."""
         deadline = time.monotonic() + timeout

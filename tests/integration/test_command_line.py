@@ -43,6 +43,8 @@ def test_cli_seed_tick_and_trial_balance(
     out = capsys.readouterr().out
     assert "freelancer:freelancer-ada:pending" in out
     assert "USD 0.00" in out
+    assert main(["rebuild-projections"]) == 0
+    assert "0 break(s) against a replay" in capsys.readouterr().out
 
 
 def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, clock) -> None:

@@ -291,3 +291,26 @@ def test_a_contract_in_a_currency_without_fee_figures_is_refused_when_opened():
         FixedPriceContract.open(contract_id=uuid4(), client_id="c1", freelancer_id="f1",
                                 currency="EUR", job_id=None, service_fee_rate=None, at=AT,
                                 actor="t", fees=FEES)
+
+
+def test_the_domain_never_reads_the_wall_clock(monkeypatch):
+    """Every event's time comes from the command; the library's clock is never asked."""
+    from eventsourcing.domain import CanCreateTimestamp
+
+    def no_clock() -> datetime:
+        raise AssertionError("the domain read the wall clock")
+
+    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(no_clock))
+    p = new_parties()
+    m1 = add(p, "500.00")
+    add(p, "300.00")
+    p.contract.submit_work(milestone_id=m1, at=AT, actor="f1")
+    p.contract.request_changes(milestone_id=m1, note="n", at=AT, actor="c1")
+    approve_milestone(p, milestone_id=m1, amount=usd("200.00"), method=PaymentMethod.CARD,
+                      at=AT, actor="c1", fees=FEES)
+    p.balance.mature(AT + timedelta(days=5))
+    rid = end_contract(p, by=Party.CLIENT, pay=usd("50.00"), refund_request_id="r", at=AT,
+                       actor="c1", fees=FEES, feedback=None)
+    p.contract.approve_refund_request(request_id=rid, at=AT, actor="f1")
+    for agg in (p.contract, p.relationship, p.balance):
+        assert all(e.timestamp in (AT, AT + timedelta(days=5)) for e in agg.pending_events)
