@@ -8,31 +8,8 @@ import pytest
 from domain.contract import Party
 from domain.errors import MilestoneStateError
 from domain.fee_schedule import PaymentMethod
-from domain.money import money
 from ledger.deadlines import fire_due_deadlines
-
-
-def usd(a: str):
-    return money(a, "USD")
-
-
-def funded(app, amounts=("500.00",), methods=None):
-    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
-                            actor="t").response["contract_id"]
-    mids = []
-    for i, amount in enumerate(amounts):
-        mid = app.add_milestone(contract_id=cid, title="m", amount=usd(amount),
-                                actor="t").response["milestone_id"]
-        method = methods[i] if methods else PaymentMethod.CARD
-        app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1", payment_method=method)
-        mids.append(mid)
-    return cid, mids
-
-
-def balance(projector, account):
-    projector.catch_up()
-    found = projector.queries.balance(account)
-    return found[0].balance if found else Decimal("0.00")
+from tests.integration.support import balance, funded, usd
 
 
 def test_silence_for_14_days_after_submission_releases_the_escrow_at_the_deadline(

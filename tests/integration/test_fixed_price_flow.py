@@ -14,28 +14,14 @@ from domain.errors import (
     NotFunded,
 )
 from domain.fee_schedule import PaymentMethod
-from domain.money import money
 from ledger.deadlines import fire_due_deadlines
 from reconciliation.replay import compare_with_projection
-
-
-def usd(a: str):
-    return money(a, "USD")
+from tests.integration.support import balance, funded, usd
 
 
 def open_funded(app, amount="500.00", method=PaymentMethod.CARD, **kw):
-    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD", actor="t",
-                            **kw).response["contract_id"]
-    mid = app.add_milestone(contract_id=cid, title="m", amount=usd(amount),
-                            actor="t").response["milestone_id"]
-    app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1", payment_method=method)
+    cid, (mid,) = funded(app, (amount,), (method,), **kw)
     return cid, mid
-
-
-def balance(projector, account):
-    projector.catch_up()
-    found = projector.queries.balance(account)
-    return found[0].balance if found else Decimal("0.00")
 
 
 def test_a_500_milestone_approved_in_2026_leaves_450_pending_and_the_fees_in_revenue(
