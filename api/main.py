@@ -80,6 +80,11 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if status[:1] in ("4", "5") and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            for parameter in operation.get("parameters", []):
+                # declared optional so a missing key is our 400 problem, not a bare 422;
+                # documented as what it is: required on every command
+                if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
+                    parameter["required"] = True
     return schema
 
 

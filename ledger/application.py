@@ -179,7 +179,8 @@ class EscrowLedger(Application[UUID]):
             return None
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(
-                f"idempotency key {key!r} was used for a different request ({record.command})"
+                f"this Idempotency-Key was already used for a different request "
+                f"({record.command}); send a new key for a new request"
             )
         return CommandResult(record.response, self.position(), replayed=True)
 

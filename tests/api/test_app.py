@@ -145,3 +145,15 @@ def test_an_unexpected_error_is_a_500_problem(
                                headers={**bearer(COMMANDS_KEY), "Idempotency-Key": "z"})
     body = assert_problem(response, 500, "internal-error")
     assert "boom" not in body["detail"]
+
+
+def test_openapi_documents_the_idempotency_key_as_required_on_every_command(
+        client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    posts = [op for path in schema["paths"].values() for method, op in path.items()
+             if method == "post"]
+    assert posts
+    for op in posts:
+        keys = [p for p in op.get("parameters", []) if p["name"] == "Idempotency-Key"]
+        assert keys, op["operationId"]
+        assert keys[0]["required"] is True
