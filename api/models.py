@@ -275,7 +275,7 @@ class FreelancerBalancesOut(ReadOut):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     backend: str
     log_position: int
     projection_position: int

@@ -42,6 +42,19 @@ class Services:
         view as it is. Returns a position the view reflects at least; a view
         still behind ``min_position`` after the wait is a 503.
         """
+        try:
+            return self._projection_position(min_position)
+        except ApiProblem:
+            raise
+        except Exception as e:
+            raise ApiProblem(
+                503, "projection-stalled",
+                f"the journal view cannot catch up with the log ({type(e).__name__}); "
+                "commands are still taken; see /v1/health",
+                headers={"Retry-After": "5"},
+            ) from e
+
+    def _projection_position(self, min_position: int | None) -> int:
         if min_position is not None:
             position = self.projector.wait_for(min_position, timeout=self.read_wait_timeout)
             if position < min_position:
@@ -57,10 +70,10 @@ class Services:
         return self.projector.position()
 
     def projector_error(self) -> str | None:
-        if self.background is None or self.background.last_error is None:
-            return None
-        error = self.background.last_error
-        return f"{type(error).__name__}: {error}"
+        error = self.projector.last_error
+        if error is None and self.background is not None:
+            error = self.background.last_error
+        return None if error is None else f"{type(error).__name__}: {error}"
 
 
 def get_services(request: Request) -> Services:

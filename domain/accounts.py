@@ -7,6 +7,7 @@ history never depends on today's code. The prefix decides the kind.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from uuid import UUID
 
@@ -66,25 +67,28 @@ def deferred_initiation_fee(contract_id: UUID) -> str:
     return f"deferred:initiation_fee:{contract_id}"
 
 
-_KIND_BY_PREFIX: tuple[tuple[str, AccountKind], ...] = (
-    ("processor:", AccountKind.ASSET),
-    ("payouts:", AccountKind.ASSET),
-    ("revenue:", AccountKind.INCOME),
-    ("deferred:", AccountKind.LIABILITY),
-    ("escrow:", AccountKind.LIABILITY),
-    ("escrow_dispute:", AccountKind.LIABILITY),
-    ("review:", AccountKind.LIABILITY),
-    ("freelancer:", AccountKind.LIABILITY),
+PARTY_ID = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}"
+"""Client and freelancer ids become parts of account ids: no ':' or spaces."""
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_REVENUE = "|".join(r.value for r in Revenue)
+
+_CHART: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
+    (re.compile(pattern), kind) for pattern, kind in (
+        (r"processor:clearing", AccountKind.ASSET),
+        (r"payouts:clearing", AccountKind.ASSET),
+        (rf"revenue:(?:{_REVENUE})", AccountKind.INCOME),
+        (rf"deferred:initiation_fee:{_UUID}", AccountKind.LIABILITY),
+        (rf"escrow:{_UUID}:{_UUID}", AccountKind.LIABILITY),
+        (rf"freelancer:{PARTY_ID}:(?:pending|available)", AccountKind.LIABILITY),
+        (rf"client:{PARTY_ID}:credit", AccountKind.LIABILITY),
+        (rf"client:{PARTY_ID}:funding_source", AccountKind.EXTERNAL),
+    )
 )
 
 
 def kind_of(account: str) -> AccountKind:
-    """The kind of an account id, refusing ids outside the chart."""
-    if account.startswith("client:"):
-        return AccountKind.EXTERNAL if account.endswith(":funding_source") else (
-            AccountKind.LIABILITY
-        )
-    for prefix, kind in _KIND_BY_PREFIX:
-        if account.startswith(prefix):
+    """The kind of an account id, refusing any id that is not in the chart exactly."""
+    for pattern, kind in _CHART:
+        if pattern.fullmatch(account):
             return kind
     raise AccountNotFound(f"{account!r} is not in the chart of accounts")

@@ -24,6 +24,7 @@ from moneyed import Money
 from domain import accounts
 from domain.accounts import Revenue
 from domain.errors import (
+    AmountTooLarge,
     ContractNotActive,
     EscrowError,
     InsufficientEscrow,
@@ -42,8 +43,9 @@ from domain.periods import REFUND_REQUEST_RESPONSE, REVIEW_PERIOD
 from domain.postings import JournalEntry, Posting, Side, leg
 
 MINIMUM_MILESTONE = Decimal("5")
-PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
-"""Party ids become parts of account ids, so they may not contain ':' or spaces."""
+MAXIMUM_MILESTONE = Decimal("1000000000")
+"""Our assumed ceiling (domain.md names none): one billion per milestone."""
+PARTY_ID = re.compile(accounts.PARTY_ID)
 
 
 class ContractStatus(StrEnum):
@@ -436,6 +438,10 @@ class FixedPriceContract(Aggregate):
     ) -> None:
         self._require_active()
         require_same_currency(amount, zero(self.currency))
+        if amount.amount > MAXIMUM_MILESTONE:
+            raise AmountTooLarge(
+                f"a milestone may be at most {MAXIMUM_MILESTONE:,} {self.currency} (assumed limit)"
+            )
         if amount.amount < MINIMUM_MILESTONE:
             raise MilestoneBelowMinimum(
                 f"a milestone must be at least {MINIMUM_MILESTONE} {self.currency}, "

@@ -60,6 +60,12 @@ class AmountPrecisionError(MoneyError):
     type = "amount-precision"
 
 
+class AmountTooLarge(MoneyError):
+    """An amount beyond what any payment could be, or a single limit of the marketplace."""
+
+    type = "amount-too-large"
+
+
 class NonPositiveAmount(MoneyError):
     """An amount that must be above zero is zero or negative."""
 

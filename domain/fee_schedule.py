@@ -515,8 +515,14 @@ class FeeSchedule:
         if isinstance(rate, float):
             raise FloatMoneyError(f"fee rate {rate!r} is a float; send a decimal string")
         value = _decimal(rate, "fee rate", InvalidFeeRate)
+        if not value.is_finite() or abs(value) > 1:
+            raise InvalidFeeRate(
+                f"fee rate {rate!r} is outside [{self.per_contract_min_rate}, "
+                f"{self.per_contract_max_rate}]"
+            )
         if value != value.quantize(_RATE_PLACES):
             raise InvalidFeeRate(f"fee rate {rate!r} has more than 4 decimal places")
+        value = value + 0  # "-0.00" is zero: no negative zero on a contract
         if not self.per_contract_min_rate <= value <= self.per_contract_max_rate:
             raise InvalidFeeRate(
                 f"fee rate {value} is outside [{self.per_contract_min_rate}, "

@@ -15,6 +15,7 @@ from moneyed import Currency, CurrencyDoesNotExist, Money, get_currency
 
 from domain.errors import (
     AmountPrecisionError,
+    AmountTooLarge,
     CurrencyMismatch,
     FloatMoneyError,
     MoneyError,
@@ -23,6 +24,7 @@ from domain.errors import (
 )
 
 __all__ = [
+    "MAXIMUM_MAGNITUDE",
     "Money",
     "currency_of",
     "minor_unit_exponent",
@@ -35,6 +37,12 @@ __all__ = [
     "to_minor_units",
     "zero",
 ]
+
+
+MAXIMUM_MAGNITUDE = Decimal(10) ** 15
+"""No amount reaches a quadrillion: far above any real payment, and it keeps every
+amount, and sums of millions of them, inside 64-bit integer minor units where the
+journal stores them."""
 
 
 def currency_of(code: str) -> Currency:
@@ -77,6 +85,10 @@ def money(amount: object, currency: str | Currency) -> Money:
         raise MoneyError(f"amount {amount!r} is not a decimal number") from None
     if not value.is_finite():
         raise MoneyError(f"amount {amount!r} is not finite")
+    if abs(value) >= MAXIMUM_MAGNITUDE:
+        raise AmountTooLarge(
+            f"amount {amount!r} is not below {MAXIMUM_MAGNITUDE:,} {cur.code}"
+        )
     quantum = _quantum(cur)
     if value != value.quantize(quantum, rounding=ROUND_HALF_UP):
         raise AmountPrecisionError(

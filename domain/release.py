@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from moneyed import Money
 
@@ -17,7 +18,7 @@ from domain.contract import FixedPriceContract, Party
 from domain.errors import InvalidInput
 from domain.fee_schedule import FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance, PendingLot
-from domain.money import money, require_positive, require_same_currency
+from domain.money import money, require_positive, require_same_currency, zero
 from domain.periods import SECURITY_PERIOD
 from domain.relationship import Relationship
 
@@ -102,6 +103,30 @@ def approve_milestone(
         p, milestone_id=milestone_id, gross=gross, reason="approved by the client",
         at=at, actor=actor, fees=fees,
     )
+
+
+PaymentOnEnd = Money | Literal["all", "none"] | None
+
+
+def payment_on_end(by: Party, pay: PaymentOnEnd, currency: str) -> Money | None:
+    """What a party's choice of payment means: ``None`` is the party's default.
+
+    A client pays all of the escrow by default, ``"none"`` pays nothing, an
+    amount pays that. A freelancer pays nothing from escrow: ``"all"`` or an
+    amount from one is refused rather than silently ignored.
+    """
+    if pay is None:
+        return None
+    if pay == "none":
+        return zero(currency)
+    if pay == "all":
+        if by is Party.FREELANCER:
+            raise InvalidInput("a freelancer ending a contract pays nothing from escrow; "
+                               "omit 'pay' or send 'none'")
+        return None
+    if isinstance(pay, Money):
+        return pay
+    raise InvalidInput(f"'pay' must be 'all', 'none' or an amount, got {pay!r}")
 
 
 def end_contract(

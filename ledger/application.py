@@ -36,7 +36,14 @@ from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
 from domain.postings import JournalEntry
 from domain.relationship import Relationship
-from domain.release import Parties, approve_milestone, end_contract, release_to_freelancer
+from domain.release import (
+    Parties,
+    PaymentOnEnd,
+    approve_milestone,
+    end_contract,
+    payment_on_end,
+    release_to_freelancer,
+)
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.transcodings import register_domain_transcodings
@@ -381,20 +388,21 @@ class EscrowLedger(Application[UUID]):
         return self._execute("approve_milestone", idempotency_key, request, decide)
 
     def end_contract(
-        self, *, contract_id: str, by: Party, pay: Money | None, actor: str,
+        self, *, contract_id: str, by: Party, pay: PaymentOnEnd, actor: str,
         feedback: str | None = None, expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        """``pay`` is what the client pays from escrow; ``None`` means all of it."""
+        """``pay``: an amount, ``"all"``, ``"none"``, or None for the party's default."""
         request = {"contract_id": contract_id, "by": by.value,
-                   "pay": "all" if pay is None else money_json(pay), "feedback": feedback,
-                   "expected_version": expected_version}
+                   "pay": money_json(pay) if isinstance(pay, Money) else pay,
+                   "feedback": feedback, "expected_version": expected_version}
 
         def decide(at: datetime) -> Decision:
             p = self.parties(contract_id, at, expected_version)
             released_before = p.contract.total_released
             request_id = end_contract(
-                p, by=by, pay=pay, refund_request_id=str(uuid4()), at=at, actor=actor,
+                p, by=by, pay=payment_on_end(by, pay, p.contract.currency),
+                refund_request_id=str(uuid4()), at=at, actor=actor,
                 fees=self.fees, feedback=feedback,
             )
             c = p.contract

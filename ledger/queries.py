@@ -9,16 +9,13 @@ itself (contracts, freelancer balances) are always current.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from moneyed import Money
 
 from domain.accounts import kind_of
-from domain.contract import Party
 from domain.errors import FreelancerNotFound
-from domain.money import zero
 from ledger.application import EscrowLedger, money_json
 from projections.journal import JournalQueries
 
@@ -27,11 +24,7 @@ __all__ = [
     "backend_of",
     "contract_at_position",
     "freelancer_balances",
-    "payment_on_end",
 ]
-
-PaymentChoice = Literal["all", "none"] | Money | None
-
 
 def backend_of(ledger: EscrowLedger) -> str:
     """``"sqlite"`` or ``"postgres"``: which store the ledger's log lives in."""
@@ -50,26 +43,6 @@ def contract_at_position(ledger: EscrowLedger, contract_id: str) -> dict[str, An
     """
     position = ledger.position()
     return {**ledger.contract_view(contract_id), "position": position}
-
-
-def payment_on_end(
-    ledger: EscrowLedger, contract_id: str, by: Party, pay: PaymentChoice
-) -> Money | None:
-    """Translates a caller's "what to pay on ending" into ``end_contract``'s ``pay``.
-
-    ``None`` (not given) keeps the domain's default for the party: a client pays
-    all escrow, a freelancer pays nothing. ``"none"`` is zero in the contract's
-    currency. ``"all"`` is the domain's "all of it" for a client; for a
-    freelancer it is the escrow now held, which the domain refuses unless zero.
-    Raises ``ContractNotFound`` when it needs the contract and it is unknown.
-    """
-    if pay is None or isinstance(pay, Money):
-        return pay
-    if pay == "none":
-        return zero(ledger.contract(contract_id).currency)
-    if by is Party.CLIENT:
-        return None
-    return ledger.contract(contract_id).escrow_balance()
 
 
 def freelancer_balances(ledger: EscrowLedger, freelancer_id: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.accounts import kind_of
-from domain.errors import UnbalancedEntry
+from domain.errors import InvalidInput, UnbalancedEntry
 from domain.money import currency_of, minor_unit_exponent, to_minor_units
 from domain.postings import JournalEntry, Side
 from projections.deadlines import DeadlineOp
@@ -100,6 +100,13 @@ class AccountBalance:
         if kind_of(self.account).debit_normal:
             return self.debits - self.credits
         return self.credits - self.debits
+
+
+def _as_of_us(as_of: datetime) -> int:
+    try:
+        return epoch_us(as_of)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"as_of {as_of.isoformat()} is not a representable UTC time") from None
 
 
 def _to_decimal(minor: int, currency: str) -> Decimal:
@@ -322,7 +329,7 @@ class JournalQueries:
                 "SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END) AS d, "
                 "SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END) AS c "
                 "FROM {postings} WHERE account = %s AND effective_us <= %s "
-                "GROUP BY currency ORDER BY currency", [account, epoch_us(as_of)])
+                "GROUP BY currency ORDER BY currency", [account, _as_of_us(as_of)])
         return [
             AccountBalance(account, r["currency"], _to_decimal(r["d"], r["currency"]),
                            _to_decimal(r["c"], r["currency"]))

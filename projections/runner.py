@@ -29,12 +29,26 @@ class JournalProjector:
         self.view: JournalView = app.factory.tracking_recorder(view_class)  # type: ignore[assignment]
         self.queries = JournalQueries(self.view, app.name)
         self._lock = threading.Lock()
+        self.last_error: Exception | None = None
 
     def position(self) -> int:
         return self.queries.position()
 
     def catch_up(self) -> int:
-        """Processes every notification not yet tracked; returns the new position."""
+        """Processes every notification not yet tracked; returns the new position.
+
+        A batch that cannot be stored is not skipped (the view would silently lose
+        money): the error is kept in ``last_error`` for health checks and raised.
+        """
+        try:
+            position = self._catch_up()
+        except Exception as e:
+            self.last_error = e
+            raise
+        self.last_error = None
+        return position
+
+    def _catch_up(self) -> int:
         with self._lock:
             while True:
                 start = self.position() + 1

@@ -33,7 +33,7 @@ from api.models import (
 )
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
 from api.services import ServicesDep
-from ledger.queries import contract_at_position, payment_on_end
+from ledger.queries import contract_at_position
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
@@ -175,7 +175,7 @@ def end_contract(
     result = ledger.end_contract(
         contract_id=contract_id,
         by=body.by,
-        pay=payment_on_end(ledger, contract_id, body.by, body.payment()),
+        pay=body.payment(),
         feedback=body.feedback,
         actor=command.actor(body.actor),
         expected_version=command.expected_version,

@@ -157,3 +157,22 @@ def test_openapi_documents_the_idempotency_key_as_required_on_every_command(
         keys = [p for p in op.get("parameters", []) if p["name"] == "Idempotency-Key"]
         assert keys, op["operationId"]
         assert keys[0]["required"] is True
+
+
+def test_a_stalled_projection_is_a_503_on_reads_and_degraded_health(
+        api: Api, client: TestClient, web: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.funded_milestone()
+    projector = web.state.services.projector
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(projector.view, "record", broken)
+    response = api.get("/v1/accounts/processor:clearing/balance")
+    assert_problem(response, 503, "projection-stalled")
+    health = client.get("/v1/health").json()
+    assert health["status"] == "degraded"
+    assert "disk full" in health["projector_error"]
+    monkeypatch.undo()
+    assert api.get("/v1/accounts/processor:clearing/balance").status_code == 200
+    assert client.get("/v1/health").json()["status"] == "ok"

@@ -314,3 +314,32 @@ def test_the_domain_never_reads_the_wall_clock(monkeypatch):
     p.contract.approve_refund_request(request_id=rid, at=AT, actor="f1")
     for agg in (p.contract, p.relationship, p.balance):
         assert all(e.timestamp in (AT, AT + timedelta(days=5)) for e in agg.pending_events)
+
+
+def test_a_milestone_above_one_billion_is_refused():
+    from domain.errors import AmountTooLarge
+
+    p = new_parties()
+    with pytest.raises(AmountTooLarge):
+        add(p, "1000000000.01", fund=False)
+    add(p, "1000000000.00", fund=False)
+
+
+def test_a_freelancer_cannot_choose_to_pay_all_on_ending():
+    from domain.release import payment_on_end
+
+    with pytest.raises(InvalidInput):
+        payment_on_end(Party.FREELANCER, "all", "USD")
+    assert payment_on_end(Party.CLIENT, "all", "USD") is None
+    assert payment_on_end(Party.CLIENT, "none", "USD") == usd("0.00")
+    assert payment_on_end(Party.FREELANCER, None, "USD") is None
+
+
+@pytest.mark.parametrize("rate", ["1" * 39, "1e30", "-1", "0.15001", "NaN"])
+def test_absurd_fee_rates_are_refused_by_name(rate):
+    with pytest.raises(InvalidFeeRate):
+        new_parties(rate=rate)
+
+
+def test_a_negative_zero_fee_rate_is_stored_as_zero():
+    assert str(new_parties(rate=Decimal("-0.00")).contract.service_fee_rate) == "0.00"

@@ -107,3 +107,14 @@ def test_split_parts_always_sum_to_the_whole(cents, ratios):
 def test_minor_units_are_exact():
     assert to_minor_units(money("12.34", "USD")) == 1234
     assert to_minor_units(money("1500", "JPY")) == 1500
+
+
+@pytest.mark.parametrize("huge", [
+    "1000000000000000", "-1000000000000000.00", "999999999999999999999999999.00", "9" * 39,
+])
+def test_amounts_beyond_a_quadrillion_are_refused_not_crashed_on(huge):
+    from domain.errors import AmountTooLarge
+
+    with pytest.raises(AmountTooLarge):
+        money(huge, "USD")
+    assert money("999999999999999.99", "USD").amount == Decimal("999999999999999.99")

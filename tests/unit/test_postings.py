@@ -1,11 +1,19 @@
+from decimal import Decimal
+from uuid import UUID, uuid4
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from moneyed import Money
 
 from domain import accounts
 from domain.errors import AccountNotFound, UnbalancedEntry
 from domain.money import money
 from domain.postings import JournalEntry, Posting, Side, credit, debit
+
+C = UUID("11111111-1111-4111-8111-111111111111")
+M = UUID("22222222-2222-4222-8222-222222222222")
+ESCROW = accounts.escrow(C, M)
 
 
 def usd(a: str):
@@ -15,9 +23,9 @@ def usd(a: str):
 def test_a_balanced_entry_is_accepted():
     entry = JournalEntry.of("fund", [
         debit(accounts.PROCESSOR_CLEARING, usd("534.95")),
-        credit("escrow:c:m", usd("500.00")),
+        credit(ESCROW, usd("500.00")),
         credit("revenue:marketplace_fee", usd("25.00")),
-        credit("deferred:initiation_fee:c", usd("9.95")),
+        credit(accounts.deferred_initiation_fee(C), usd("9.95")),
     ])
     assert entry.amount_for(accounts.PROCESSOR_CLEARING) == usd("534.95").amount
 
@@ -25,32 +33,37 @@ def test_a_balanced_entry_is_accepted():
 def test_an_entry_off_by_one_cent_is_refused():
     with pytest.raises(UnbalancedEntry):
         JournalEntry.of("bad", [debit(accounts.PROCESSOR_CLEARING, usd("10.00")),
-                                credit("escrow:c:m", usd("9.99"))])
+                                credit(ESCROW, usd("9.99"))])
 
 
 def test_balance_is_checked_per_currency_not_in_total():
     with pytest.raises(UnbalancedEntry):
         JournalEntry.of("bad", [
             debit(accounts.PROCESSOR_CLEARING, usd("10.00")),
-            credit("escrow:c:m", money("10.00", "EUR")),
+            credit(ESCROW, money("10.00", "EUR")),
         ])
 
 
 def test_postings_must_be_positive_amounts_on_one_side():
     with pytest.raises(UnbalancedEntry):
-        Posting("escrow:c:m", Side.DEBIT, usd("0"))
+        Posting(ESCROW, Side.DEBIT, usd("0"))
     with pytest.raises(UnbalancedEntry):
-        Posting("escrow:c:m", Side.DEBIT, usd("-5"))
+        Posting(ESCROW, Side.DEBIT, usd("-5"))
 
 
-def test_accounts_outside_the_chart_are_refused():
+@pytest.mark.parametrize("account", [
+    "petty-cash", "escrow:x", "escrow:c:m", "client:", "client:acme", "client:acme:wallet",
+    "freelancer:ada:pending:extra", "revenue:tips", f"escrow:{C}", "processor:clearing2",
+    "freelancer:a:b:pending",
+])
+def test_accounts_outside_the_chart_are_refused(account):
     with pytest.raises(AccountNotFound):
-        debit("petty-cash", usd("1"))
+        debit(account, usd("1"))
 
 
 def test_account_kinds_decide_the_normal_side():
     assert accounts.kind_of("processor:clearing").debit_normal
-    assert not accounts.kind_of("escrow:c:m").debit_normal
+    assert not accounts.kind_of(ESCROW).debit_normal
     assert not accounts.kind_of("revenue:service_fee").debit_normal
     assert accounts.kind_of("client:acme:funding_source").debit_normal
     assert not accounts.kind_of("client:acme:credit").debit_normal
@@ -58,7 +71,7 @@ def test_account_kinds_decide_the_normal_side():
 
 def test_an_entry_round_trips_through_its_stored_form():
     entry = JournalEntry.of("x", [debit("processor:clearing", usd("1.00")),
-                                  credit("escrow:c:m", usd("1.00"))])
+                                  credit(ESCROW, usd("1.00"))])
     assert JournalEntry.from_dict(entry.to_dict()) == entry
 
 
@@ -66,10 +79,8 @@ def test_an_entry_round_trips_through_its_stored_form():
 def test_a_debit_split_across_credits_balances_exactly(cents):
     total = sum(cents)
     entry = JournalEntry.of("split", [
-        debit("processor:clearing", money(total, "USD").__class__(
-            money(total, "USD").amount / 100, "USD")),
-        *(credit(f"escrow:c:{i}", money(c, "USD").__class__(money(c, "USD").amount / 100,
-                                                            "USD"))
-          for i, c in enumerate(cents)),
+        debit("processor:clearing", Money(Decimal(total).scaleb(-2), "USD")),
+        *(credit(accounts.escrow(C, uuid4()), Money(Decimal(c).scaleb(-2), "USD"))
+          for c in cents),
     ])
     assert sum(p.signed for p in entry.postings) == 0
