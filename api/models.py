@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from moneyed import Money
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.contract import Party
 from domain.fee_schedule import PaymentMethod
@@ -82,13 +82,6 @@ class OpenContractIn(CommandIn):
         default=None, examples=["0.12"],
         description="Per-contract service fee rate as a fraction; default per schedule.",
     )
-
-    @field_validator("kind")
-    @classmethod
-    def _fixed_price_only(cls, value: str) -> str:
-        if value == "hourly":
-            raise ValueError("hourly contracts are not supported yet; use 'fixed_price'")
-        return value
 
     def fee_rate(self) -> Decimal | None:
         return None if self.service_fee_rate is None else Decimal(self.service_fee_rate)

@@ -78,6 +78,12 @@ class MilestoneBelowMinimum(InvalidInput):
     type = "milestone-below-minimum"
 
 
+class UnsupportedContractKind(InvalidInput):
+    """A contract kind the ledger does not keep yet (hourly, for now)."""
+
+    type = "unsupported-contract-kind"
+
+
 class InvalidFeeRate(InvalidInput):
     """A per-contract service fee rate lies outside the permitted range (0%-15%)."""
 

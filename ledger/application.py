@@ -30,6 +30,7 @@ from domain.errors import (
     IdempotencyKeyReused,
     InvalidInput,
     LedgerError,
+    UnsupportedContractKind,
     VersionMismatch,
 )
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
@@ -244,6 +245,7 @@ class EscrowLedger(Application[UUID]):
     def open_contract(
         self,
         *,
+        kind: str = "fixed_price",
         client_id: str,
         freelancer_id: str,
         currency: str,
@@ -253,12 +255,17 @@ class EscrowLedger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> CommandResult:
         request = {
-            "client_id": client_id, "freelancer_id": freelancer_id, "currency": currency,
+            "kind": kind, "client_id": client_id, "freelancer_id": freelancer_id,
+            "currency": currency,
             "job_id": job_id,
             "service_fee_rate": None if service_fee_rate is None else str(service_fee_rate),
         }
 
         def decide(at: datetime) -> Decision:
+            if kind != "fixed_price":
+                raise UnsupportedContractKind(
+                    f"{kind!r} contracts are not supported yet; open a 'fixed_price' contract"
+                )
             c = FixedPriceContract.open(
                 contract_id=uuid4(), client_id=client_id, freelancer_id=freelancer_id,
                 currency=currency, job_id=job_id, service_fee_rate=service_fee_rate,

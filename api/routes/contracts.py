@@ -44,6 +44,7 @@ MILESTONE = "/{contract_id}/milestones/{milestone_id}"
 def open_contract(body: OpenContractIn, command: CommandDep, response: Response) -> dict[str, Any]:
     """Opens a fixed-price contract between a client and a freelancer, in one currency."""
     result = command.services.ledger.open_contract(
+        kind=body.kind,
         client_id=body.client_id,
         freelancer_id=body.freelancer_id,
         currency=body.currency,
