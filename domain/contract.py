@@ -35,7 +35,6 @@ from domain.errors import (
     NotFunded,
     RefundRequestNotFound,
     RefundRequestStateError,
-    WrongParty,
 )
 from domain.fee_schedule import FeeQuote, FeeSchedule, PaymentMethod
 from domain.money import money, require_positive, require_same_currency, round_half_up, zero
@@ -79,19 +78,6 @@ class Milestone:
     fee_held: Money
     """Marketplace fee the client paid on the money now in this escrow: what a refund returns."""
     review_due_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "milestone_id": self.milestone_id,
-            "title": self.title,
-            "amount": str(self.amount.amount),
-            "currency": self.amount.currency.code,
-            "status": self.status.value,
-            "escrow": str(self.escrow.amount),
-            "released": str(self.released.amount),
-            "marketplace_fee_held": str(self.fee_held.amount),
-            "review_due_at": self.review_due_at.isoformat() if self.review_due_at else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -838,10 +824,6 @@ class FixedPriceContract(Aggregate):
     def _require_active(self) -> None:
         if self.status is not ContractStatus.ACTIVE:
             raise ContractNotActive(f"contract {self.id} is {self.status.value}")
-
-    def check_party(self, by: Party, actor_party: Party) -> None:
-        if by is not actor_party:
-            raise WrongParty(f"only the {by.value} may do this")
 
     def _set_milestone(self, milestone_id: str, **changes: Any) -> None:
         self.milestones = {
