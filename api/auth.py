@@ -23,6 +23,8 @@ from api.services import ServicesDep
 
 COMMANDS = "commands"
 READ = "read"
+AUDIT = "audit"
+FINANCE = "finance"
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query
 
-from api.auth import COMMANDS, READ, Caller, require_scope
+from api.auth import AUDIT, COMMANDS, FINANCE, READ, Caller, require_scope
 from api.errors import ApiProblem
 from api.services import Services, ServicesDep
 
@@ -15,6 +15,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 CommandCaller = Annotated[Caller, Depends(require_scope(COMMANDS))]
 ReadCaller = Annotated[Caller, Depends(require_scope(READ))]
+FinanceCaller = Annotated[Caller, Depends(require_scope(FINANCE))]
+AuditCaller = Annotated[Caller, Depends(require_scope(AUDIT))]
 
 MinPosition = Annotated[
     int | None,

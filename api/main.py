@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
-from api.routes import accounts, contracts, freelancers, health
+from api.routes import accounts, contracts, freelancers, health, reconciliation
 from api.services import Services
 from ledger.application import EscrowLedger
 from ledger.cli import build_ledger
@@ -139,7 +139,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, contracts, accounts, freelancers):
+    for module in (health, contracts, accounts, freelancers, reconciliation):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -267,6 +267,30 @@ class FreelancerBalancesOut(ReadOut):
     balances: list[FreelancerBalanceLine]
 
 
+class TrialBalanceLine(BaseModel):
+    currency: str
+    net: str = Field(description="Debits minus credits over every account: zero when balanced.")
+
+
+class TrialBalanceOut(ReadOut):
+    balanced: bool
+    currencies: list[TrialBalanceLine]
+
+
+class BreakOut(BaseModel):
+    account: str
+    currency: str
+    replayed: str
+    projected: str
+
+
+class ReplayCheckOut(ReadOut):
+    ok: bool = Field(description="No break and a zero trial balance.")
+    accounts: int
+    breaks: list[BreakOut]
+    trial_balance: list[TrialBalanceLine]
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     backend: str

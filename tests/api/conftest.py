@@ -21,9 +21,13 @@ from ledger.application import EscrowLedger
 
 COMMANDS_KEY = "k-commands-and-read-0001"
 READ_KEY = "k-read-only-000000001"
+FINANCE_KEY = "k-finance-only-000001"
+AUDIT_KEY = "k-audit-only-00000001"
 API_KEYS = {
     COMMANDS_KEY: frozenset({"commands", "read"}),
     READ_KEY: frozenset({"read"}),
+    FINANCE_KEY: frozenset({"finance"}),
+    AUDIT_KEY: frozenset({"audit"}),
 }
 PROBLEM_BASE = "https://escrow-ledger.dev/problems/"
 
