@@ -9,6 +9,7 @@ available balance is negative, and a fresh replay equals the projection.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -26,6 +27,9 @@ from ledger.settings import store_from_url
 from projections.runner import JournalProjector
 from reconciliation.replay import compare_with_projection
 from tests.conftest import fresh_store
+
+EXAMPLES = int(os.environ.get("LEDGER_HYPOTHESIS_EXAMPLES", "40"))
+"""Examples per run; raise it for a soak (``LEDGER_HYPOTHESIS_EXAMPLES=1000 make test``)."""
 
 cents = st.integers(min_value=1, max_value=200_000).map(lambda c: Decimal(c).scaleb(-2))
 milestone_cents = st.integers(min_value=500, max_value=200_000).map(
@@ -156,14 +160,14 @@ def check_aggregates(app: EscrowLedger, contracts: list[str]) -> None:
                 assert balance.available_in(code).amount >= 0
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.builds(lambda p, r: p + r, prelude, st.lists(step, min_size=5, max_size=30)))
 def test_random_commands_keep_the_books_balanced_and_nothing_negative_on_sqlite(steps):
     run_invariants("sqlite", steps)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=max(EXAMPLES // 3, 1), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=st.builds(lambda p, r: p + r, prelude, st.lists(step, min_size=5, max_size=25)))
 def test_random_commands_keep_the_books_balanced_and_nothing_negative_on_postgres(
         postgres_available, steps):
