@@ -37,7 +37,13 @@ from domain.errors import (
     RefundRequestStateError,
 )
 from domain.fee_schedule import FeeQuote, FeeSchedule, PaymentMethod
-from domain.money import money, require_positive, require_same_currency, round_half_up, zero
+from domain.money import (
+    require_positive,
+    require_same_currency,
+    restore_money,
+    round_half_up,
+    zero,
+)
 from domain.periods import REFUND_REQUEST_RESPONSE, REVIEW_PERIOD
 from domain.postings import JournalEntry, Posting, Side, leg
 
@@ -99,8 +105,8 @@ class EscrowMovement:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EscrowMovement:
         fee = d.get("fee")
-        return cls(d["milestone_id"], money(d["amount"], d["currency"]),
-                   None if fee is None else money(fee, d["currency"]))
+        return cls(d["milestone_id"], restore_money(d["amount"], d["currency"]),
+                   None if fee is None else restore_money(fee, d["currency"]))
 
     @property
     def fee_or_zero(self) -> Money:

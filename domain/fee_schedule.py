@@ -42,6 +42,7 @@ from domain.money import (
     percent_of,
     require_positive,
     require_same_currency,
+    restore_money,
     round_half_up,
     zero,
 )
@@ -207,7 +208,7 @@ class TierCharge:
         d = _require_keys(d, cls._KEYS, "tier charge")
         cur = currency_of(currency)
         return cls(
-            portion=money(_str_field(d, "portion"), cur),
+            portion=restore_money(_str_field(d, "portion"), cur.code),
             rate=_decimal(_str_field(d, "rate"), "tier rate"),
             fee=Money(_decimal(_str_field(d, "fee"), "tier fee"), cur),
         )
@@ -268,8 +269,8 @@ class FeeQuote:
         return cls(
             kind=_str_field(d, "kind"),
             schedule_id=_str_field(d, "schedule_id"),
-            basis=money(_str_field(d, "basis"), cur),
-            fee=money(_str_field(d, "fee"), cur),
+            basis=restore_money(_str_field(d, "basis"), cur.code),
+            fee=restore_money(_str_field(d, "fee"), cur.code),
             rate=None if raw_rate is None else _decimal(_str_field(d, "rate"), "rate"),
             tiers=tuple(TierCharge.from_dict(t, currency) for t in tiers),
         )

@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain import accounts
-from domain.money import money, zero
+from domain.money import restore_money, zero
 from domain.postings import JournalEntry, credit, debit
 
 
@@ -43,7 +43,7 @@ class PendingLot:
     def from_dict(cls, d: dict[str, Any]) -> PendingLot:
         return cls(
             d["lot_id"],
-            money(d["amount"], d["currency"]),
+            restore_money(d["amount"], d["currency"]),
             datetime.fromisoformat(d["available_at"]),
             d["contract_id"],
             d["milestone_id"],

@@ -32,6 +32,7 @@ __all__ = [
     "percent_of",
     "require_positive",
     "require_same_currency",
+    "restore_money",
     "round_half_up",
     "split_by_ratios",
     "to_minor_units",
@@ -96,6 +97,15 @@ def money(amount: object, currency: str | Currency) -> Money:
             f"for {cur.code}"
         )
     return Money(value.quantize(quantum), cur)
+
+
+def restore_money(amount: str, currency: str) -> Money:
+    """Money as it was stored: exact, and not re-judged by today's input rules.
+
+    Stored history is replayed with later code; a limit added since (a maximum,
+    a stricter currency list) must not make an old event unreadable.
+    """
+    return Money(Decimal(amount), get_currency(currency))
 
 
 def zero(currency: str | Currency) -> Money:

@@ -19,7 +19,7 @@ from moneyed import Money
 
 from domain.accounts import kind_of
 from domain.errors import UnbalancedEntry
-from domain.money import money
+from domain.money import restore_money
 
 
 class Side(StrEnum):
@@ -53,7 +53,12 @@ class Posting:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Posting:
-        return cls(d["account"], Side(d["side"]), money(d["amount"], d["currency"]))
+        """A stored posting, as recorded: today's chart of accounts does not re-judge it."""
+        posting = object.__new__(cls)
+        object.__setattr__(posting, "account", d["account"])
+        object.__setattr__(posting, "side", Side(d["side"]))
+        object.__setattr__(posting, "amount", restore_money(d["amount"], d["currency"]))
+        return posting
 
 
 def debit(account: str, amount: Money) -> Posting:

@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
-from domain.money import money, require_same_currency, zero
+from domain.money import require_same_currency, zero
 
 
 class Relationship(Aggregate):
@@ -78,7 +78,7 @@ class Relationship(Aggregate):
             self.BillingRecorded,
             timestamp=at,
             amount=amount,
-            lifetime_billings=money(after.amount, after.currency),
+            lifetime_billings=after,
             top_tier_since=since,
             source=source,
         )

@@ -15,7 +15,7 @@ from moneyed import Money
 from domain.contract import EscrowMovement
 from domain.fee_schedule import FeeQuote
 from domain.freelancer_balance import PendingLot
-from domain.money import money
+from domain.money import restore_money
 from domain.postings import JournalEntry
 
 
@@ -27,7 +27,7 @@ class MoneyAsDict(Transcoding):
         return {"amount": str(obj.amount), "currency": obj.currency.code}
 
     def decode(self, data: dict[str, str]) -> Money:
-        return money(data["amount"], data["currency"])
+        return restore_money(data["amount"], data["currency"])
 
 
 class _ViaDict(Transcoding):
