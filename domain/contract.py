@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -37,10 +36,10 @@ from domain.errors import (
     RefundRequestStateError,
 )
 from domain.fee_schedule import FeeQuote, FeeSchedule, PaymentMethod
+from domain.milestone import EscrowMovement, Milestone, MilestoneStatus, RefundRequest
 from domain.money import (
     require_positive,
     require_same_currency,
-    restore_money,
     round_half_up,
     zero,
 )
@@ -59,67 +58,9 @@ class ContractStatus(StrEnum):
     ENDED = "ended"
 
 
-class MilestoneStatus(StrEnum):
-    CREATED = "created"
-    FUNDED = "funded"
-    SUBMITTED = "submitted"
-    CHANGES_REQUESTED = "changes_requested"
-    RELEASED = "released"
-    REFUNDED = "refunded"
-
-
 class Party(StrEnum):
     CLIENT = "client"
     FREELANCER = "freelancer"
-
-
-@dataclass(frozen=True)
-class Milestone:
-    milestone_id: str
-    title: str
-    amount: Money
-    status: MilestoneStatus
-    escrow: Money
-    released: Money
-    fee_held: Money
-    """Marketplace fee the client paid on the money now in this escrow: what a refund returns."""
-    review_due_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class EscrowMovement:
-    """An amount taken from one milestone's escrow, with the marketplace fee paid on it."""
-
-    milestone_id: str
-    amount: Money
-    fee: Money | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "milestone_id": self.milestone_id,
-            "amount": str(self.amount.amount),
-            "currency": self.amount.currency.code,
-            "fee": None if self.fee is None else str(self.fee.amount),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EscrowMovement:
-        fee = d.get("fee")
-        return cls(d["milestone_id"], restore_money(d["amount"], d["currency"]),
-                   None if fee is None else restore_money(fee, d["currency"]))
-
-    @property
-    def fee_or_zero(self) -> Money:
-        return self.fee if self.fee is not None else zero(self.amount.currency)
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    request_id: str
-    amounts: tuple[EscrowMovement, ...]
-    total: Money
-    respond_by: datetime
-    status: str  # "pending" | "approved"
 
 
 class FixedPriceContract(Aggregate):

@@ -23,7 +23,7 @@ from moneyed import Money
 
 from domain import accounts
 from domain.client_credit import ClientCredit
-from domain.contract import FixedPriceContract, Milestone, Party
+from domain.contract import FixedPriceContract, Party
 from domain.errors import (
     ConcurrencyConflict,
     ContractNotFound,
@@ -35,6 +35,7 @@ from domain.errors import (
 )
 from domain.fee_schedule import DEFAULT_SCHEDULE, FeeSchedule, PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
+from domain.milestone import Milestone
 from domain.postings import JournalEntry
 from domain.relationship import Relationship
 from domain.release import (

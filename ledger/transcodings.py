@@ -12,9 +12,9 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 from moneyed import Money
 
-from domain.contract import EscrowMovement
 from domain.fee_schedule import FeeQuote
 from domain.freelancer_balance import PendingLot
+from domain.milestone import EscrowMovement
 from domain.money import restore_money
 from domain.postings import JournalEntry
 

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.contract import FixedPriceContract, MilestoneStatus, Party
+from domain.contract import FixedPriceContract, Party
 from domain.errors import (
     ContractNotActive,
     CurrencyMismatch,
@@ -23,6 +23,7 @@ from domain.errors import (
 from domain.fee_schedule import DEFAULT_SCHEDULE as FEES
 from domain.fee_schedule import PaymentMethod
 from domain.freelancer_balance import FreelancerBalance
+from domain.milestone import MilestoneStatus
 from domain.money import money
 from domain.relationship import Relationship
 from domain.release import Parties, approve_milestone, end_contract
