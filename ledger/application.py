@@ -48,6 +48,7 @@ from domain.release import (
 )
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
+from ledger.log_positions import notification_id_of
 from ledger.transcodings import register_domain_transcodings
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,9 @@ class EscrowLedger(Application[UUID]):
                 f"this Idempotency-Key was already used for a different request "
                 f"({record.command}); send a new key for a new request"
             )
-        return CommandResult(record.response, self.position(), replayed=True)
+        position = notification_id_of(self.recorder, record.id, 1)
+        return CommandResult(record.response, position if position is not None
+                             else self.position(), replayed=True)
 
     def position(self) -> int:
         """The log's newest notification id (0 for an empty log)."""

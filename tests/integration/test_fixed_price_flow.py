@@ -82,6 +82,11 @@ def test_a_repeated_key_returns_the_first_answer_and_writes_nothing(app):
     assert again.replayed
     assert again.response == first.response
     assert app.position() == position
+    # later writes do not change what the replay answers: it is the first answer, position too
+    app.open_contract(client_id="c2", freelancer_id="f2", currency="USD", actor="t")
+    later = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD", actor="t",
+                              idempotency_key="k")
+    assert (later.response, later.position) == (first.response, first.position)
 
 
 def test_a_key_reused_for_a_different_request_is_refused_and_writes_nothing(app):
