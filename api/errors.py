@@ -6,7 +6,7 @@ where ``<slug>`` is the ledger error's stable ``type`` attribute
 (``insufficient-escrow``, ``milestone-not-funded``...) or one of the API's own
 (``unauthorized``, ``insufficient-scope``, ``idempotency-key-missing``,
 ``idempotency-key-invalid``, ``invalid-input``, ``projection-behind``,
-``not-found``, ``method-not-allowed``, ``internal-error``). Clients branch on
+``not-found``, ``method-not-allowed``, ``store-unavailable``, ``internal-error``). Clients branch on
 ``type``; ``title`` is derived from the slug and equally stable; ``detail`` is
 for humans and may change.
 
@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -146,8 +147,18 @@ def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "internal-error", "an unexpected error occurred")
 
 
+def store_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or out of connections: retryable, and nothing was written."""
+    log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(503, "store-unavailable",
+                            "the ledger's database is unavailable; nothing was written, retry",
+                            headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal_error_handler)
+    app.add_exception_handler(OperationalError, store_unavailable_handler)
+    app.add_exception_handler(InterfaceError, store_unavailable_handler)
     app.add_exception_handler(LedgerError, ledger_error_handler)
     app.add_exception_handler(ApiProblem, api_problem_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -176,3 +176,18 @@ def test_a_stalled_projection_is_a_503_on_reads_and_degraded_health(
     monkeypatch.undo()
     assert api.get("/v1/accounts/processor:clearing/balance").status_code == 200
     assert client.get("/v1/health").json()["status"] == "ok"
+
+
+def test_a_database_outage_is_a_retryable_503_not_a_500(
+        api: Api, app: EscrowLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(app, "save", down)
+    response = api.post("/v1/contracts", {"kind": "fixed_price", "client_id": "c1",
+                                          "freelancer_id": "f1", "currency": "USD"})
+    body = assert_problem(response, 503, "store-unavailable")
+    assert "nothing was written" in body["detail"]
+    assert response.headers["Retry-After"] == "5"
