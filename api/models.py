@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.accounts import PARTY_ID
 from domain.contract import Party
 from domain.fee_schedule import PaymentMethod
 from domain.money import money
@@ -74,8 +75,10 @@ class OpenContractIn(CommandIn):
     kind: Literal["fixed_price", "hourly"] = Field(
         description="Only `fixed_price` is supported for now."
     )
-    client_id: str = Field(max_length=200)
-    freelancer_id: str = Field(max_length=200)
+    client_id: str = Field(max_length=128, examples=["client-acme"],
+                           description=f"Matches `{PARTY_ID}`: it becomes part of account ids.")
+    freelancer_id: str = Field(max_length=128, examples=["freelancer-ada"],
+                               description=f"Matches `{PARTY_ID}`.")
     currency: CurrencyCode
     job_id: str | None = Field(default=None, max_length=200)
     service_fee_rate: DecimalString | None = Field(

@@ -55,6 +55,13 @@ class Services:
             ) from e
 
     def _projection_position(self, min_position: int | None) -> int:
+        if min_position is not None and min_position > self.ledger.position():
+            # no wait can reach a position the log itself has not: say so now
+            raise ApiProblem(
+                422, "position-not-in-log",
+                f"min_position {min_position} is beyond the log's position "
+                f"{self.ledger.position()}: send a position a command returned",
+            )
         if min_position is not None:
             position = self.projector.wait_for(min_position, timeout=self.read_wait_timeout)
             if position < min_position:

@@ -11,6 +11,7 @@ from api.deps import MinPosition, ReadCaller
 from api.models import AccountBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
+from domain.accounts import kind_of
 from ledger.queries import account_balances
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -36,6 +37,7 @@ def get_account_balance(
     an id outside it is 404. The journal view trails the log slightly: pass the
     `position` a command returned as `min_position` to read your own write.
     """
+    kind_of(account_id)  # an id outside the chart is 404 before any wait
     position = services.projection_position(min_position)
     return account_balances(services.projector.queries, account_id, as_of=as_of,
                             position=position)

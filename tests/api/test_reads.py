@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
@@ -71,14 +72,27 @@ def test_an_account_outside_the_chart_is_404(api: Api, account: str) -> None:
     assert_problem(api.get(f"/v1/accounts/{account}/balance"), 404, "account-not-found")
 
 
-def test_a_read_waits_for_its_min_position_then_gives_up_with_503(api: Api) -> None:
+def test_a_read_waits_for_its_min_position_then_gives_up_with_503(
+    api: Api, web: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projector = web.state.services.projector
+    monkeypatch.setattr(projector, "catch_up", projector.position)  # a projector that lags
+    api.open_contract()
+    position = api.ledger.position()
+    response = api.get("/v1/accounts/processor:clearing/balance",
+                       params={"min_position": position})
+    body = assert_problem(response, 503, "projection-behind")
+    assert str(position) in body["detail"]
+    assert response.headers["retry-after"] == "1"
+
+
+def test_a_min_position_beyond_the_log_is_refused_at_once(api: Api) -> None:
     api.open_contract()
     ahead = api.ledger.position() + 10
     response = api.get("/v1/accounts/processor:clearing/balance",
                        params={"min_position": ahead})
-    body = assert_problem(response, 503, "projection-behind")
+    body = assert_problem(response, 422, "position-not-in-log")
     assert str(ahead) in body["detail"]
-    assert response.headers["retry-after"] == "1"
 
 
 def test_reads_without_min_position_still_see_every_write_when_no_projector_runs(
