@@ -26,6 +26,7 @@ __all__ = [
     "freelancer_balances",
 ]
 
+
 def backend_of(ledger: EscrowLedger) -> str:
     """``"sqlite"`` or ``"postgres"``: which store the ledger's log lives in."""
     if isinstance(ledger.recorder, SQLiteApplicationRecorder):

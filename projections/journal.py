@@ -11,7 +11,7 @@ The SQL is shared; the two classes differ only in how they reach their store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -176,21 +176,33 @@ class JournalView(Protocol):
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
 
-def _deadline_statements(ops: Sequence[DeadlineOp]) -> list[tuple[str, tuple[Any, ...]]]:
-    return [
-        (UPSERT_DEADLINE, (op.deadline_id, op.kind.value, op.subject, op.ref, op.due_us))
-        if op.due_us is not None else (DELETE_DEADLINE, (op.deadline_id,))
-        for op in ops
-    ]
+def _write_batch(
+    cursor: Any, sql: Callable[[str], Any], rows: Sequence[PostingRow],
+    deadlines: Sequence[DeadlineOp],
+) -> None:
+    """One batch's postings, balances and deadlines, inside the caller's transaction.
 
-
-def _refuse_unbalanced(found: list[Any]) -> None:
-    if found:
-        raise UnbalancedEntry(
-            "postings of notification(s) "
-            + ", ".join(f"{r[0]} ({r[1]})" for r in found)
-            + " do not sum to zero; nothing was written"
-        )
+    The zero-sum check reads back what was just written, so a batch whose
+    postings do not balance per event and currency raises and rolls back whole.
+    """
+    if rows:
+        cursor.executemany(sql(INSERT_POSTING), [r.as_tuple() for r in rows])
+        cursor.executemany(sql(UPSERT_BALANCE), balance_deltas(rows))
+        cursor.execute(sql(UNBALANCED_IN_RANGE),
+                       [rows[0].notification_id, rows[-1].notification_id])
+        unbalanced = [(r["notification_id"], r["currency"]) for r in cursor.fetchall()]
+        if unbalanced:
+            raise UnbalancedEntry(
+                "postings of notification(s) "
+                + ", ".join(f"{n} ({c})" for n, c in unbalanced)
+                + " do not sum to zero; nothing was written"
+            )
+    for op in deadlines:
+        if op.due_us is None:
+            cursor.execute(sql(DELETE_DEADLINE), (op.deadline_id,))
+        else:
+            cursor.execute(sql(UPSERT_DEADLINE),
+                           (op.deadline_id, op.kind.value, op.subject, op.ref, op.due_us))
 
 
 def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]]:
@@ -222,14 +234,7 @@ class SQLiteJournalView(SQLiteTrackingRecorder):
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
-            if rows:
-                c.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
-                c.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
-                c.execute(self._sql(UNBALANCED_IN_RANGE),
-                          [rows[0].notification_id, rows[-1].notification_id])
-                _refuse_unbalanced([tuple(r) for r in c.fetchall()])
-            for statement, params in _deadline_statements(deadlines):
-                c.execute(self._sql(statement), params)
+            _write_batch(c, self._sql, rows, deadlines)
 
     def reset(self, application_name: str) -> None:
         """Empties the view and forgets its position, in one transaction."""
@@ -269,15 +274,7 @@ class PostgresJournalView(PostgresTrackingRecorder):
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
-            if rows:
-                curs.executemany(self._sql(INSERT_POSTING), [r.as_tuple() for r in rows])
-                curs.executemany(self._sql(UPSERT_BALANCE), balance_deltas(rows))
-                curs.execute(self._sql(UNBALANCED_IN_RANGE),
-                             [rows[0].notification_id, rows[-1].notification_id])
-                _refuse_unbalanced([(r["notification_id"], r["currency"])
-                                    for r in curs.fetchall()])
-            for statement, params in _deadline_statements(deadlines):
-                curs.execute(self._sql(statement), params)
+            _write_batch(curs, self._sql, rows, deadlines)
 
     def reset(self, application_name: str) -> None:
         """Empties the view and forgets its position, in one transaction."""
