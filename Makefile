@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ledger serve
+	$(BIN)/ledger serve --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check domain ledger projections api reconciliation tests benchmarks
+	$(BIN)/ruff check domain ledger projections api reconciliation entrypoints tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

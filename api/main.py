@@ -8,7 +8,7 @@ open: without API keys ``create_app`` refuses to build an app.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,15 +17,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
-from api.routes import accounts, contracts, freelancers, health, reconciliation
+from api.routes import accounts, contracts, freelancers, health, reconciliation, time
 from api.services import Services
 from ledger.application import EscrowLedger
-from ledger.cli import build_ledger
-from ledger.queries import backend_of
-from ledger.settings import SCOPES, Settings
-from projections.runner import BackgroundProjector, JournalProjector
-
-MIN_API_KEY_LENGTH = 16
+from ledger.bootstrap import build_ledger
+from ledger.settings import Settings, checked_api_keys
+from ledger.stores import backend_of
+from ledger.test_clock import StoredClock
+from projections.runner import BackgroundProjector, ProjectionRunner
 
 
 def package_version() -> str:
@@ -39,21 +38,6 @@ def package_version() -> str:
                 return str(tomllib.load(f)["project"]["version"])
         except (OSError, KeyError, tomllib.TOMLDecodeError):
             return "0.0.0+unknown"
-
-
-def _checked_api_keys(api_keys: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    if not api_keys:
-        raise ValueError(
-            "no API keys configured: set LEDGER_API_KEYS=key:commands+read (the API is "
-            "never open)"
-        )
-    for key, scopes in api_keys.items():
-        if len(key) < MIN_API_KEY_LENGTH:
-            raise ValueError(f"API keys must be at least {MIN_API_KEY_LENGTH} characters")
-        unknown = set(scopes) - SCOPES
-        if unknown:
-            raise ValueError(f"unknown API key scopes {sorted(unknown)}")
-    return {key: frozenset(scopes) for key, scopes in api_keys.items()}
 
 
 @asynccontextmanager
@@ -110,15 +94,15 @@ def create_app(
     if api_keys is None:
         settings = settings or Settings()
         api_keys = settings.parsed_api_keys()
-    keys = _checked_api_keys(api_keys)
+    keys = checked_api_keys(api_keys)
     owns_ledger = ledger is None
     if ledger is None:
         ledger = build_ledger(settings or Settings())
     services = Services(
         ledger=ledger,
-        projector=JournalProjector(ledger),
+        projector=ProjectionRunner(ledger),
         api_keys=keys,
-        backend=backend_of(ledger),
+        backend=backend_of(ledger.recorder),
         run_background_projector=background_projector,
         read_wait_timeout=read_wait_timeout,
         owns_ledger=owns_ledger,
@@ -141,6 +125,10 @@ def create_app(
     install_error_handlers(app)
     for module in (health, contracts, accounts, freelancers, reconciliation):
         app.include_router(module.router)
+    app.include_router(time.deadlines_router)
+    if isinstance(ledger.clock, StoredClock):
+        # a test clock only where one was configured: elsewhere 404 and not in OpenAPI
+        app.include_router(time.clock_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.accounts import PARTY_ID
-from domain.contract import Party
-from domain.fee_schedule import PaymentMethod
+from domain.bookkeeping.accounts import PARTY_ID
+from domain.contracts.terms import Party
+from domain.fees.methods import PaymentMethod
 from domain.money import money
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"

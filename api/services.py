@@ -10,7 +10,7 @@ from fastapi import Depends, Request, Response
 
 from api.errors import ApiProblem
 from ledger.application import CommandResult, EscrowLedger
-from projections.runner import BackgroundProjector, JournalProjector
+from projections.runner import BackgroundProjector, ProjectionRunner
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -18,7 +18,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 @dataclass
 class Services:
     ledger: EscrowLedger
-    projector: JournalProjector
+    projector: ProjectionRunner
     api_keys: Mapping[str, frozenset[str]]
     backend: str
     run_background_projector: bool = True

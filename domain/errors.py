@@ -236,3 +236,15 @@ class ConcurrencyConflict(StateConflict):
     """Other writers kept changing the same aggregates; retries were exhausted."""
 
     type = "concurrency-conflict"
+
+
+class UnknownDeadlineKind(LedgerError):
+    """A deadline names a kind no command fires: a programming error, never guessed at."""
+
+    type = "unknown-deadline-kind"
+
+
+class ClockNotForward(StateConflict):
+    """The test clock was asked to move backwards or to the time it already shows."""
+
+    type = "clock-not-forward"

@@ -18,6 +18,7 @@ from domain.errors import (
     AmountTooLarge,
     CurrencyMismatch,
     FloatMoneyError,
+    InvalidInput,
     MoneyError,
     NonPositiveAmount,
     UnknownCurrency,
@@ -29,6 +30,7 @@ __all__ = [
     "currency_of",
     "minor_unit_exponent",
     "money",
+    "parse_decimal",
     "percent_of",
     "require_positive",
     "require_same_currency",
@@ -69,6 +71,25 @@ def _quantum(currency: Currency) -> Decimal:
     return Decimal(1).scaleb(-minor_unit_exponent(currency))
 
 
+def parse_decimal(value: object, what: str, error: type[InvalidInput] = MoneyError) -> Decimal:
+    """An exact, finite decimal from a string, int or Decimal; floats are refused by name.
+
+    The one parser for amounts, rates and schedule figures, so all of them
+    refuse the same inputs the same way.
+    """
+    if isinstance(value, float):
+        raise FloatMoneyError(f"{what} {value!r} is a float; send a decimal string")
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise error(f"{what} must be a decimal string, got {type(value).__name__}")
+    try:
+        result = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise error(f"{what} {value!r} is not a decimal number") from None
+    if not result.is_finite():
+        raise error(f"{what} {value!r} is not finite")
+    return result
+
+
 def money(amount: object, currency: str | Currency) -> Money:
     """Builds an exact amount; refuses floats and more digits than the minor unit.
 
@@ -76,16 +97,7 @@ def money(amount: object, currency: str | Currency) -> Money:
     not $12.35, because a caller that sends it has a bug we should surface.
     """
     cur = currency if isinstance(currency, Currency) else currency_of(currency)
-    if isinstance(amount, float):
-        raise FloatMoneyError(f"amount {amount!r} is a float; send a decimal string")
-    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
-        raise MoneyError(f"amount must be a decimal string, got {type(amount).__name__}")
-    try:
-        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
-    except InvalidOperation:
-        raise MoneyError(f"amount {amount!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise MoneyError(f"amount {amount!r} is not finite")
+    value = parse_decimal(amount, "amount", MoneyError)
     if abs(value) >= MAXIMUM_MAGNITUDE:
         raise AmountTooLarge(
             f"amount {amount!r} is not below {MAXIMUM_MAGNITUDE:,} {cur.code}"

@@ -16,11 +16,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from ledger.stores import backend_of
+
 
 def notification_id_of(
     recorder: ApplicationRecorder, originator_id: UUID, version: int
 ) -> int | None:
-    if isinstance(recorder, SQLiteApplicationRecorder):
+    backend = backend_of(recorder)
+    if backend == "sqlite":
+        assert isinstance(recorder, SQLiteApplicationRecorder)
         with recorder.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608 - library's name
@@ -29,13 +33,12 @@ def notification_id_of(
             )
             row = c.fetchone()
             return None if row is None else int(row[0])
-    if isinstance(recorder, PostgresApplicationRecorder):
-        statement = SQL(
-            "SELECT notification_id FROM {}.{} WHERE originator_id = %s "
-            "AND originator_version = %s"
-        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (originator_id, version))
-            found = curs.fetchone()
-            return None if found is None else int(found["notification_id"])
-    return None
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    statement = SQL(
+        "SELECT notification_id FROM {}.{} WHERE originator_id = %s "
+        "AND originator_version = %s"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(statement, (originator_id, version))
+        found = curs.fetchone()
+        return None if found is None else int(found["notification_id"])

@@ -7,7 +7,9 @@ and nowhere else, so the rest of the code never knows which store it runs on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -16,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 SCOPES = frozenset({"commands", "read", "audit", "finance"})
+MIN_API_KEY_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -27,6 +30,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 5
+    test_clock: bool = Field(
+        default=False, description="LEDGER_TEST_CLOCK=1: time moves only over HTTP (never in "
+        "production)")
+    test_clock_start: datetime | None = Field(
+        default=None, description="Where a test clock starts on an empty store (ISO 8601, UTC)")
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    scheduler_batch_size: int = Field(default=500, gt=0)
+
+    @field_validator("test_clock_start")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and (v.tzinfo is None or v.utcoffset() is None):
+            raise ValueError("LEDGER_TEST_CLOCK_START must name its time zone, e.g. ...Z")
+        return None if v is None else v.astimezone(UTC)
 
     @field_validator("database_url")
     @classmethod
@@ -49,14 +66,26 @@ def parse_api_keys(spec: str) -> dict[str, frozenset[str]]:
         key, sep, scopes_text = item.partition(":")
         if not sep or not key or not scopes_text:
             raise ValueError(f"LEDGER_API_KEYS entry {item!r} is not key:scope+scope")
-        if len(key) < 16:
-            raise ValueError("LEDGER_API_KEYS: each key must be at least 16 characters")
-        scopes = frozenset(s.strip() for s in scopes_text.split("+") if s.strip())
-        unknown = scopes - SCOPES
+        keys[key] = frozenset(s.strip() for s in scopes_text.split("+") if s.strip())
+    return checked_api_keys(keys) if keys else keys
+
+
+def checked_api_keys(api_keys: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
+    """The one check every API key passes, from the environment or given in code."""
+    if not api_keys:
+        raise ValueError(
+            "no API keys configured: set LEDGER_API_KEYS=key:commands+read (the API is "
+            "never open)"
+        )
+    checked: dict[str, frozenset[str]] = {}
+    for key, scopes in api_keys.items():
+        if len(key) < MIN_API_KEY_LENGTH:
+            raise ValueError(f"API keys must be at least {MIN_API_KEY_LENGTH} characters")
+        unknown = set(scopes) - SCOPES
         if unknown:
-            raise ValueError(f"LEDGER_API_KEYS: unknown scopes {sorted(unknown)}")
-        keys[key] = scopes
-    return keys
+            raise ValueError(f"unknown API key scopes {sorted(unknown)}")
+        checked[key] = frozenset(scopes)
+    return checked
 
 
 @dataclass(frozen=True)

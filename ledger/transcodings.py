@@ -12,11 +12,11 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 from moneyed import Money
 
-from domain.fee_schedule import FeeQuote
-from domain.freelancer_balance import PendingLot
-from domain.milestone import EscrowMovement
+from domain.balances.freelancer_balance import PendingLot
+from domain.bookkeeping.postings import JournalEntry
+from domain.contracts.milestone import EscrowMovement
+from domain.fees.quotes import FeeQuote
 from domain.money import restore_money
-from domain.postings import JournalEntry
 
 
 class MoneyAsDict(Transcoding):

@@ -1,76 +1,118 @@
-"""Which deadlines an event starts or ends: the due-deadlines read model.
+"""The due-deadlines read model: every running clock, from the events that start and stop it.
 
-Events that start a clock record their due time (a submission's review due
-date, a release's end of security period, a refund request's answer-by date);
-the events that settle the matter end it. The scheduler reads the resulting
-table instead of scanning every aggregate.
+Events say which clocks they start or stop (``deadline_changes``); a deadline
+whose command was refused for good is kept, marked retired with the refusal,
+so finance and auditors see it (``GET /v1/deadlines``) and nothing retries it.
+The scheduler and the test clock read this table instead of scanning aggregates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from domain.contract import FixedPriceContract
-from domain.freelancer_balance import FreelancerBalance
+from eventsourcing.application import Application
+from eventsourcing.persistence import Tracking
+
+from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, epoch_us, from_epoch_us
+from ledger.idempotency import CommandRecord
+from projections.store import PostgresView, SQLiteView, open_view
+
+DEADLINE_TABLES = {"deadlines": "due_deadlines", "index": "due_deadlines_status_due"}
+DEADLINE_CREATE = (
+    "CREATE TABLE IF NOT EXISTS {deadlines} ("
+    "deadline_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, "
+    "ref TEXT NOT NULL, due_us BIGINT NOT NULL, "
+    "status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'retired')), "
+    "refusal TEXT)",
+    "CREATE INDEX IF NOT EXISTS {index} ON {deadlines} (status, due_us, deadline_id)",
+)
+UPSERT = (
+    "INSERT INTO {deadlines} (deadline_id, kind, subject, ref, due_us, status, refusal) "
+    "VALUES (%s, %s, %s, %s, %s, 'pending', NULL) ON CONFLICT (deadline_id) DO UPDATE SET "
+    "due_us = excluded.due_us, status = 'pending', refusal = NULL"
+)
+DELETE = "DELETE FROM {deadlines} WHERE deadline_id = %s"
+RETIRE = "UPDATE {deadlines} SET status = 'retired', refusal = %s WHERE deadline_id = %s"
+STATUSES = ("pending", "retired")
 
 
-class DeadlineKind(StrEnum):
-    AUTO_RELEASE = "auto_release"
-    """Client silent 14 days after a submission: the milestone is approved."""
-    REFUND_REQUEST_TIMEOUT = "refund_request_timeout"
-    """Freelancer silent 7 days after an escrow refund request: it is approved."""
-    SECURITY_PERIOD = "security_period"
-    """Released money pending 5 days becomes available."""
+class SQLiteDeadlineView(SQLiteView):
+    TABLES = DEADLINE_TABLES
+    CREATE = DEADLINE_CREATE
 
 
-@dataclass(frozen=True)
-class DeadlineOp:
-    """Set (``due_us`` given) or clear (``due_us`` None) one deadline."""
-
-    kind: DeadlineKind
-    subject: str
-    ref: str
-    due_us: int | None
-
-    @property
-    def deadline_id(self) -> str:
-        return f"{self.kind.value}:{self.subject}:{self.ref}"
+class PostgresDeadlineView(PostgresView):
+    TABLES = DEADLINE_TABLES
+    CREATE = DEADLINE_CREATE
 
 
-def deadline_ops(event: Any, epoch_us: Any) -> list[DeadlineOp]:
-    """The deadline changes one event makes, in order."""
-    kind_release = DeadlineKind.AUTO_RELEASE
-    if isinstance(event, FixedPriceContract.WorkSubmitted):
-        return [DeadlineOp(kind_release, str(event.originator_id), event.milestone_id,
-                           epoch_us(event.review_due_at))]
-    if isinstance(event, (FixedPriceContract.ChangesRequested,
-                          FixedPriceContract.MilestoneReleased)):
-        return [DeadlineOp(kind_release, str(event.originator_id), event.milestone_id, None)]
-    if isinstance(event, FixedPriceContract.EscrowRefunded):
-        # the contract ends here; every review clock on it stops
-        ops = [DeadlineOp(kind_release, str(event.originator_id), a.milestone_id, None)
-               for a in event.amounts]
-        if event.request_id is not None:
-            ops.append(DeadlineOp(DeadlineKind.REFUND_REQUEST_TIMEOUT,
-                                  str(event.originator_id), event.request_id, None))
-        return ops
-    if isinstance(event, FixedPriceContract.EscrowRefundRequested):
-        ops = [DeadlineOp(kind_release, str(event.originator_id), a.milestone_id, None)
-               for a in event.amounts]
-        ops.append(DeadlineOp(DeadlineKind.REFUND_REQUEST_TIMEOUT, str(event.originator_id),
-                              event.request_id, epoch_us(event.respond_by)))
-        return ops
-    if isinstance(event, FreelancerBalance.EarningsPending):
-        return [DeadlineOp(DeadlineKind.SECURITY_PERIOD, _freelancer_subject(event),
-                           event.lot.lot_id, epoch_us(event.lot.available_at))]
-    if isinstance(event, FreelancerBalance.EarningsMatured):
-        return [DeadlineOp(DeadlineKind.SECURITY_PERIOD, _freelancer_subject(event), lot_id, None)
-                for lot_id in event.lot_ids]
-    return []
+def changes_of(event: Any) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements one event makes on the table, in order."""
+    if isinstance(event, CommandRecord.Accepted):
+        response = event.response
+        if response.get("retired") is True and "deadline_id" in response:
+            return [(RETIRE, (response.get("refusal"), response["deadline_id"]))]
+        return []
+    found = getattr(event, "deadline_changes", None)
+    changes: list[DeadlineChange] = found() if callable(found) else []
+    return [
+        (DELETE, (c.deadline_id,)) if c.due is None
+        else (UPSERT, (c.deadline_id, c.kind.value, c.subject, c.ref, epoch_us(c.due)))
+        for c in changes
+    ]
 
 
-def _freelancer_subject(event: Any) -> str:
-    """The freelancer balance aggregate's id: the scheduler loads it by this id."""
-    return str(event.originator_id)
+class DeadlineProjection:
+    name = "deadlines"
+
+    def __init__(self, app: Application[Any]) -> None:
+        self.view = open_view(app, SQLiteDeadlineView, PostgresDeadlineView)
+        self.queries = DeadlineQueries(self)
+
+    def position(self) -> int:
+        return self.view.max_tracking_id(self.name) or 0
+
+    def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None:
+        with self.view.writing(tracking) as cursor:
+            for _, event in batch:
+                for statement, params in changes_of(event):
+                    cursor.execute(self.view.sql(statement), params)
+
+    def reset(self) -> None:
+        self.view.reset(self.name)
+
+
+def deadline_of(row: dict[str, Any]) -> Deadline:
+    return Deadline(from_epoch_us(row["due_us"]), DeadlineKind(row["kind"]), row["subject"],
+                    row["ref"])
+
+
+class DeadlineQueries:
+    def __init__(self, projection: DeadlineProjection) -> None:
+        self.projection = projection
+
+    def due(self, upto: datetime, limit: int = 1000) -> list[Deadline]:
+        """Pending deadlines due by ``upto``, earliest first."""
+        rows = self.projection.view.fetch(
+            "SELECT kind, subject, ref, due_us FROM {deadlines} "
+            "WHERE status = 'pending' AND due_us <= %s ORDER BY due_us, deadline_id LIMIT %s",
+            [epoch_us(upto), limit])
+        return [deadline_of(r) for r in rows]
+
+    def page(self, *, status: str | None, after: tuple[int, str] | None,
+             limit: int) -> list[dict[str, Any]]:
+        """Deadlines in firing order, after the cursor ``(due_us, deadline_id)``."""
+        where: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            where.append("status = %s")
+            params.append(status)
+        if after is not None:
+            where.append("(due_us > %s OR (due_us = %s AND deadline_id > %s))")
+            params += [after[0], after[0], after[1]]
+        clause = "WHERE " + " AND ".join(where) + " " if where else ""
+        query = ("SELECT deadline_id, kind, subject, ref, due_us, status, refusal FROM "  # noqa: S608 - fixed text
+                 "{deadlines} " + clause + "ORDER BY due_us, deadline_id LIMIT %s")
+        return self.projection.view.fetch(query, [*params, limit])

@@ -6,27 +6,26 @@ mid-batch leaves neither rows nor tracking, and the next catch-up redoes it.
 Amounts are stored as integer minor units so sums are exact in SQL on both
 stores (SQLite would otherwise sum decimals as floats).
 
-The SQL is shared; the two classes differ only in how they reach their store.
+The SQL is shared by both stores (``projections.store``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL, Composed, Identifier
+from eventsourcing.application import Application
+from eventsourcing.persistence import Tracking
 
-from domain.accounts import kind_of
+from domain.bookkeeping.accounts import kind_of
+from domain.bookkeeping.postings import JournalEntry, Side
+from domain.deadlines import epoch_us
 from domain.errors import InvalidInput, UnbalancedEntry
 from domain.money import currency_of, minor_unit_exponent, to_minor_units
-from domain.postings import JournalEntry, Side
-from projections.deadlines import DeadlineOp
+from projections.store import PostgresView, SQLiteView, View, open_view
 
 
 @dataclass(frozen=True)
@@ -49,18 +48,6 @@ class PostingRow:
             self.event_type, self.effective_us, self.memo, self.account, self.side,
             self.amount_minor, self.currency,
         )
-
-
-def from_epoch_us(us: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
-
-
-def epoch_us(when: datetime) -> int:
-    """Microseconds since the epoch: an exact, store-neutral, sortable time."""
-    if when.tzinfo is None:
-        raise ValueError("effective times must be timezone-aware")
-    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def rows_for(event: Any, notification_id: int) -> list[PostingRow]:
@@ -114,46 +101,33 @@ def _to_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(int(minor)).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
-CREATE_POSTINGS = (
+JOURNAL_TABLES = {"postings": "journal_postings", "balances": "account_balances",
+                  "index": "journal_postings_account_time"}
+JOURNAL_CREATE = (
     "CREATE TABLE IF NOT EXISTS {postings} ("
     "notification_id BIGINT NOT NULL, line INTEGER NOT NULL, "
     "originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, "
     "event_type TEXT NOT NULL, effective_us BIGINT NOT NULL, memo TEXT NOT NULL, "
     "account TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('debit', 'credit')), "
     "amount_minor BIGINT NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL, "
-    "PRIMARY KEY (notification_id, line))"
-)
-CREATE_POSTINGS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS {index} ON {postings} (account, effective_us)"
-)
-CREATE_BALANCES = (
+    "PRIMARY KEY (notification_id, line))",
+    "CREATE INDEX IF NOT EXISTS {index} ON {postings} (account, effective_us)",
     "CREATE TABLE IF NOT EXISTS {balances} ("
     "account TEXT NOT NULL, currency TEXT NOT NULL, "
     "debits_minor BIGINT NOT NULL DEFAULT 0, credits_minor BIGINT NOT NULL DEFAULT 0, "
-    "PRIMARY KEY (account, currency))"
+    "PRIMARY KEY (account, currency))",
 )
 INSERT_POSTING = (
     "INSERT INTO {postings} (notification_id, line, originator_id, originator_version, "
     "event_type, effective_us, memo, account, side, amount_minor, currency) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-CREATE_DEADLINES = (
-    "CREATE TABLE IF NOT EXISTS {deadlines} ("
-    "deadline_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, "
-    "ref TEXT NOT NULL, due_us BIGINT NOT NULL)"
-)
-UPSERT_DEADLINE = (
-    "INSERT INTO {deadlines} (deadline_id, kind, subject, ref, due_us) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (deadline_id) DO UPDATE SET due_us = excluded.due_us"
-)
-DELETE_DEADLINE = "DELETE FROM {deadlines} WHERE deadline_id = %s"
 UNBALANCED_IN_RANGE = (
     "SELECT notification_id, currency FROM {postings} "
     "WHERE notification_id BETWEEN %s AND %s GROUP BY notification_id, currency "
     "HAVING SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE -amount_minor END) <> 0"
 )
 """The zero-sum rule checked where the data lives, inside the transaction that writes it."""
-RESET_VIEW = ("DELETE FROM {postings}", "DELETE FROM {balances}", "DELETE FROM {deadlines}")
 UPSERT_BALANCE = (
     "INSERT INTO {balances} (account, currency, debits_minor, credits_minor) "
     "VALUES (%s, %s, %s, %s) ON CONFLICT (account, currency) DO UPDATE SET "
@@ -162,47 +136,14 @@ UPSERT_BALANCE = (
 )
 
 
-class JournalView(Protocol):
-    """What the projection and its readers need from a store, whichever it is."""
-
-    def reset(self, application_name: str) -> None: ...
-
-    def record(
-        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
-    ) -> None: ...
-
-    def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
-
-    def max_tracking_id(self, application_name: str) -> int | None: ...
+class SQLiteJournalView(SQLiteView):
+    TABLES = JOURNAL_TABLES
+    CREATE = JOURNAL_CREATE
 
 
-def _write_batch(
-    cursor: Any, sql: Callable[[str], Any], rows: Sequence[PostingRow],
-    deadlines: Sequence[DeadlineOp],
-) -> None:
-    """One batch's postings, balances and deadlines, inside the caller's transaction.
-
-    The zero-sum check reads back what was just written, so a batch whose
-    postings do not balance per event and currency raises and rolls back whole.
-    """
-    if rows:
-        cursor.executemany(sql(INSERT_POSTING), [r.as_tuple() for r in rows])
-        cursor.executemany(sql(UPSERT_BALANCE), balance_deltas(rows))
-        cursor.execute(sql(UNBALANCED_IN_RANGE),
-                       [rows[0].notification_id, rows[-1].notification_id])
-        unbalanced = [(r["notification_id"], r["currency"]) for r in cursor.fetchall()]
-        if unbalanced:
-            raise UnbalancedEntry(
-                "postings of notification(s) "
-                + ", ".join(f"{n} ({c})" for n, c in unbalanced)
-                + " do not sum to zero; nothing was written"
-            )
-    for op in deadlines:
-        if op.due_us is None:
-            cursor.execute(sql(DELETE_DEADLINE), (op.deadline_id,))
-        else:
-            cursor.execute(sql(UPSERT_DEADLINE),
-                           (op.deadline_id, op.kind.value, op.subject, op.ref, op.due_us))
+class PostgresJournalView(PostgresView):
+    TABLES = JOURNAL_TABLES
+    CREATE = JOURNAL_CREATE
 
 
 def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]]:
@@ -213,101 +154,53 @@ def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]
     return [(a, c, d, cr) for (a, c), (d, cr) in sorted(totals.items())]
 
 
-class SQLiteJournalView(SQLiteTrackingRecorder):
-    names = {"postings": "journal_postings", "balances": "account_balances",
-             "index": "journal_postings_account_time", "deadlines": "due_deadlines"}
+class JournalProjection:
+    """Every posting every event recorded, and each account's running totals.
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            CREATE_POSTINGS.format(**self.names),
-            CREATE_POSTINGS_INDEX.format(**self.names),
-            CREATE_BALANCES.format(**self.names),
-            CREATE_DEADLINES.format(**self.names),
-        ]
+    It tracks under the application's own name, as it did before other
+    projections existed, so stores written by earlier versions continue.
+    """
 
-    def _sql(self, template: str) -> str:
-        return template.format(**self.names).replace("%s", "?")
+    def __init__(self, app: Application[Any]) -> None:
+        self.name = app.name
+        self.view = open_view(app, SQLiteJournalView, PostgresJournalView)
+        self.queries = JournalQueries(self.view, self.name)
 
-    def record(
-        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
-    ) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)
-            _write_batch(c, self._sql, rows, deadlines)
+    def position(self) -> int:
+        return self.queries.position()
 
-    def reset(self, application_name: str) -> None:
-        """Empties the view and forgets its position, in one transaction."""
-        with self.datastore.transaction(commit=True) as c:
-            for statement in RESET_VIEW:
-                c.execute(self._sql(statement))
-            c.execute("DELETE FROM tracking WHERE application_name = ?", [application_name])
+    def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None:
+        self.record([row for n, event in batch for row in rows_for(event, n)], tracking)
 
-    def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(self._sql(query), list(params))
-            return [dict(row) for row in c.fetchall()]
+    def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
+        """One batch's postings and balances; a batch that does not balance rolls back whole.
 
+        The zero-sum check reads back what was just written, so postings that do
+        not balance per event and currency raise and nothing is written.
+        """
+        with self.view.writing(tracking) as cursor:
+            if not rows:
+                return
+            cursor.executemany(self.view.sql(INSERT_POSTING), [r.as_tuple() for r in rows])
+            cursor.executemany(self.view.sql(UPSERT_BALANCE), balance_deltas(rows))
+            cursor.execute(self.view.sql(UNBALANCED_IN_RANGE),
+                           [rows[0].notification_id, rows[-1].notification_id])
+            unbalanced = [(r["notification_id"], r["currency"]) for r in cursor.fetchall()]
+            if unbalanced:
+                raise UnbalancedEntry(
+                    "postings of notification(s) "
+                    + ", ".join(f"{n} ({c})" for n, c in unbalanced)
+                    + " do not sum to zero; nothing was written"
+                )
 
-class PostgresJournalView(PostgresTrackingRecorder):
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = Identifier(self.datastore.schema)
-        self.idents = {
-            "postings": Composed([schema, SQL("."), Identifier("journal_postings")]),
-            "balances": Composed([schema, SQL("."), Identifier("account_balances")]),
-            "index": Identifier("journal_postings_account_time"),
-            "deadlines": Composed([schema, SQL("."), Identifier("due_deadlines")]),
-        }
-        self.sql_create_statements += [
-            self._sql(CREATE_POSTINGS),
-            self._sql(CREATE_POSTINGS_INDEX),
-            self._sql(CREATE_BALANCES),
-            self._sql(CREATE_DEADLINES),
-        ]
-
-    def _sql(self, template: str) -> Composed:
-        return SQL(template).format(**self.idents)
-
-    def record(
-        self, rows: Sequence[PostingRow], deadlines: Sequence[DeadlineOp], tracking: Tracking
-    ) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            self._insert_tracking(curs, tracking)
-            _write_batch(curs, self._sql, rows, deadlines)
-
-    def reset(self, application_name: str) -> None:
-        """Empties the view and forgets its position, in one transaction."""
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in RESET_VIEW:
-                curs.execute(self._sql(statement))
-            curs.execute(
-                SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
-                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
-                [application_name])
-
-    def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql(query), list(params))
-            return [dict(row) for row in curs.fetchall()]
-
-
-def view_class_for(recorder: TrackingRecorder | object) -> type[TrackingRecorder]:
-    """The journal view class that matches an application's store."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return SQLiteJournalView
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return PostgresJournalView
-    raise TypeError(f"no journal view for {type(recorder).__name__}")
+    def reset(self) -> None:
+        self.view.reset(self.name)
 
 
 class JournalQueries:
     """Reads over the journal view; every answer says the position it reflects."""
 
-    def __init__(self, view: JournalView, application_name: str) -> None:
+    def __init__(self, view: View, application_name: str) -> None:
         self.view = view
         self.application_name = application_name
 
@@ -350,14 +243,29 @@ class JournalQueries:
             "FROM {balances} GROUP BY currency ORDER BY currency")
         return {r["currency"]: _to_decimal(r["net"], r["currency"]) for r in rows}
 
-    def due_deadlines(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-        """Deadlines due by ``now``, earliest first."""
-        return self.view.fetch(
-            "SELECT deadline_id, kind, subject, ref, due_us FROM {deadlines} "
-            "WHERE due_us <= %s ORDER BY due_us, deadline_id LIMIT %s", [epoch_us(now), limit])
-
     def postings(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
         return self.view.fetch(
             "SELECT notification_id, line, originator_id, originator_version, event_type, "
             "effective_us, memo, account, side, amount_minor, currency FROM {postings} "
             "WHERE account = %s ORDER BY notification_id, line LIMIT %s", [account, limit])
+
+    def account_view(self, account: str, *, as_of: datetime | None,
+                     position: int) -> dict[str, Any]:
+        """An account's balance per currency, shaped for callers.
+
+        ``position`` is what the caller knows the view reflects at least (from a
+        catch-up or wait just before). Raises ``AccountNotFound`` for ids outside
+        the chart of accounts.
+        """
+        kind = kind_of(account)
+        return {
+            "account": account,
+            "kind": kind.value,
+            "as_of": None if as_of is None else as_of.isoformat(),
+            "balances": [
+                {"amount": str(b.balance), "currency": b.currency, "debits": str(b.debits),
+                 "credits": str(b.credits)}
+                for b in self.balance(account, as_of)
+            ],
+            "position": position,
+        }

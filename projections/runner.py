@@ -1,43 +1,65 @@
-"""Catching a projection up with the log: pull, process, record with tracking.
+"""Catching projections up with the log: pull, process, record with tracking.
 
 The library's ``ProjectionRunner`` needs a store that pushes notifications
 (PostgreSQL LISTEN/NOTIFY); SQLite has none. A pull loop over
-``select_notifications`` works on both, resumes from the tracking record after
-a restart, and lets a reader wait until its own write is visible.
+``select_notifications`` works on both, resumes from each projection's own
+tracking record after a restart, and lets a reader wait until its own write is
+visible. Several projections share one pull: each batch is decoded once and
+handed to every projection still behind it, each written in its own
+transaction with its own tracking name.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from projections.deadlines import deadline_ops
-from projections.journal import JournalQueries, JournalView, epoch_us, rows_for, view_class_for
+from projections.deadlines import DeadlineProjection
+from projections.journal import JournalProjection
 
 
-class JournalProjector:
-    """Keeps the journal view up to date with one application's log."""
+class Projection(Protocol):
+    """A read model built from the log, exactly once, under its own tracking name."""
+
+    @property
+    def name(self) -> str: ...
+
+    def position(self) -> int: ...
+
+    def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class ProjectionRunner:
+    """Keeps every projection of one application's log up to date."""
 
     def __init__(self, app: Application[Any], *, batch_size: int = 500) -> None:
         self.app = app
         self.batch_size = batch_size
-        view_class = view_class_for(app.recorder)
-        self.view: JournalView = app.factory.tracking_recorder(view_class)  # type: ignore[assignment]
-        self.queries = JournalQueries(self.view, app.name)
+        self.journal = JournalProjection(app)
+        self.deadlines = DeadlineProjection(app)
+        # public names (``ledger projections rebuild NAME``); each tracks under its own
+        self.projections: dict[str, Projection] = {
+            "journal": self.journal, "deadlines": self.deadlines,
+        }
+        self.queries = self.journal.queries
         self._lock = threading.Lock()
         self.last_error: Exception | None = None
 
     def position(self) -> int:
-        return self.queries.position()
+        """The position every projection has reached (the slowest one's)."""
+        return min(p.position() for p in self.projections.values())
 
     def catch_up(self) -> int:
         """Processes every notification not yet tracked; returns the new position.
 
-        A batch that cannot be stored is not skipped (the view would silently lose
+        A batch that cannot be stored is not skipped (a view would silently lose
         money): the error is kept in ``last_error`` for health checks and raised.
         """
         try:
@@ -51,37 +73,44 @@ class JournalProjector:
     def _catch_up(self) -> int:
         with self._lock:
             while True:
-                start = self.position() + 1
+                positions = {name: p.position() for name, p in self.projections.items()}
+                start = min(positions.values()) + 1
                 notifications = self.app.recorder.select_notifications(
-                    start=start, limit=self.batch_size
-                )
+                    start=start, limit=self.batch_size)
                 if not notifications:
                     return start - 1
-                rows, deadlines = [], []
-                for n in notifications:
-                    event = self.app.mapper.to_domain_event(n)
-                    rows += rows_for(event, n.id)
-                    deadlines += deadline_ops(event, epoch_us)
-                try:
-                    self.view.record(rows, deadlines,
-                                     Tracking(self.app.name, notifications[-1].id))
-                except IntegrityError:
-                    # Another process recorded this batch first; nothing was written
-                    # here (one transaction), so reading the new position is enough.
-                    continue
+                batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+                for name, projection in self.projections.items():
+                    behind = [(n, e) for n, e in batch if n > positions[name]]
+                    if not behind:
+                        continue
+                    try:
+                        projection.handle(behind, Tracking(projection.name, behind[-1][0]))
+                    except IntegrityError:
+                        # Another process recorded this batch first; nothing was
+                        # written here (one transaction): read the new position.
+                        continue
 
-    def rebuild(self) -> int:
-        """Empties the view and replays the log from position zero into it.
+    def rebuild(self, name: str | None = None) -> int:
+        """Empties one projection (or all) and replays the log from position zero into it.
 
         Readers see an empty view until the replay passes them; run it where
         that is acceptable (the replay check needs no rebuild: it compares).
         """
         with self._lock:
-            self.view.reset(self.app.name)
+            for projection in self._named(name):
+                projection.reset()
         return self.catch_up()
 
+    def _named(self, name: str | None) -> list[Projection]:
+        if name is None:
+            return list(self.projections.values())
+        if name not in self.projections:
+            raise KeyError(f"no projection named {name!r}; known: {sorted(self.projections)}")
+        return [self.projections[name]]
+
     def wait_for(self, position: int, timeout: float = 5.0) -> int:
-        """Catches up until the view reflects ``position`` or the timeout passes."""
+        """Catches up until the views reflect ``position`` or the timeout passes."""
         deadline = time.monotonic() + timeout
         current = self.catch_up()
         while current < position and time.monotonic() < deadline:
@@ -93,12 +122,12 @@ class JournalProjector:
 class BackgroundProjector:
     """Runs ``catch_up`` in a thread: on a poll interval and whenever poked."""
 
-    def __init__(self, projector: JournalProjector, interval: float = 0.5) -> None:
-        self.projector = projector
+    def __init__(self, runner: ProjectionRunner, interval: float = 0.5) -> None:
+        self.runner = runner
         self.interval = interval
         self._poke = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="journal-projector", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
         self.last_error: Exception | None = None
 
     def start(self) -> None:
@@ -115,7 +144,7 @@ class BackgroundProjector:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.projector.catch_up()
+                self.runner.catch_up()
                 self.last_error = None
             except Exception as e:  # keep serving reads; report through health
                 self.last_error = e

@@ -15,8 +15,8 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from domain.accounts import kind_of
-from domain.postings import JournalEntry, Side
+from domain.bookkeeping.accounts import kind_of
+from domain.bookkeeping.postings import JournalEntry
 from projections.journal import JournalQueries
 
 
@@ -53,9 +53,7 @@ def replay_balances(app: Application[Any], upto: int | None = None) -> tuple[
             entry = getattr(app.mapper.to_domain_event(n), "entry", None)
             if isinstance(entry, JournalEntry):
                 for p in entry.postings:
-                    signed[(p.account, p.amount.currency.code)] += (
-                        p.amount.amount if p.side is Side.DEBIT else -p.amount.amount
-                    )
+                    signed[(p.account, p.amount.currency.code)] += p.signed
             last = n.id
         start = last + 1
     balances = {

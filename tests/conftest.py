@@ -24,7 +24,7 @@ import pytest
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
 from ledger.settings import store_from_url
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 
 ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -135,8 +135,8 @@ def app(database_url: str, clock: FakeClock) -> Iterator[EscrowLedger]:
 
 
 @pytest.fixture
-def projector(app: EscrowLedger) -> JournalProjector:
-    return JournalProjector(app)
+def projector(app: EscrowLedger) -> ProjectionRunner:
+    return ProjectionRunner(app)
 
 
 @pytest.fixture

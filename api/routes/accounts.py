@@ -11,8 +11,7 @@ from api.deps import MinPosition, ReadCaller
 from api.models import AccountBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
-from domain.accounts import kind_of
-from ledger.queries import account_balances
+from domain.bookkeeping.accounts import kind_of
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -39,5 +38,4 @@ def get_account_balance(
     """
     kind_of(account_id)  # an id outside the chart is 404 before any wait
     position = services.projection_position(min_position)
-    return account_balances(services.projector.queries, account_id, as_of=as_of,
-                            position=position)
+    return services.projector.queries.account_view(account_id, as_of=as_of, position=position)

@@ -33,7 +33,6 @@ from api.models import (
 )
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
 from api.services import ServicesDep
-from ledger.queries import contract_at_position
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
@@ -217,6 +216,6 @@ def get_contract(
     command returned is already satisfied. The `ETag` is the contract's version,
     to send back as `If-Match` with a command decided on this read.
     """
-    view = contract_at_position(services.ledger, contract_id)
+    view = services.ledger.contract_view(contract_id)
     response.headers["ETag"] = f'"{view["version"]}"'
     return view

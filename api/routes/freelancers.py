@@ -10,7 +10,6 @@ from api.deps import MinPosition, ReadCaller
 from api.models import FreelancerBalancesOut
 from api.routes import READ_PROBLEMS
 from api.services import ServicesDep
-from ledger.queries import freelancer_balances
 
 router = APIRouter(prefix="/v1/freelancers", tags=["freelancers"])
 
@@ -26,4 +25,4 @@ def get_freelancer_balances(
     Read from the log itself, so it is always current: any `min_position` a
     command returned is already satisfied.
     """
-    return freelancer_balances(services.ledger, freelancer_id)
+    return services.ledger.freelancer_balances(freelancer_id)

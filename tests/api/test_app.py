@@ -167,7 +167,7 @@ def test_a_stalled_projection_is_a_503_on_reads_and_degraded_health(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(projector.view, "record", broken)
+    monkeypatch.setattr(projector.journal, "record", broken)
     response = api.get("/v1/accounts/processor:clearing/balance")
     assert_problem(response, 503, "projection-stalled")
     health = client.get("/v1/health").json()

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from domain.contract import FixedPriceContract
+from domain.contracts.fixed_price import FixedPriceContract
 from tests.api.conftest import Api, assert_problem, usd
 
 OPEN = {"kind": "fixed_price", "client_id": "client-acme", "freelancer_id": "freelancer-ada",

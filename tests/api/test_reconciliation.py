@@ -55,12 +55,12 @@ def test_a_break_between_the_view_and_the_log_is_reported_not_hidden(
 
 def _tamper(web: FastAPI) -> None:
     """Alters the view behind the projector's back, as a bug or an intruder might."""
-    view = web.state.services.projector.view
+    view = web.state.services.projector.journal.view
     rows = view.fetch("SELECT credits_minor FROM {balances} WHERE account = %s",
                       ["revenue:marketplace_fee"])
     assert rows
     with view.datastore.transaction(commit=True) as cursor:
-        cursor.execute(view._sql("UPDATE {balances} SET credits_minor = credits_minor + 1 "
+        cursor.execute(view.sql("UPDATE {balances} SET credits_minor = credits_minor + 1 "
                                  "WHERE account = %s"), ["revenue:marketplace_fee"])
 
 

@@ -8,12 +8,12 @@ pending for the security period; escrow ends at zero and the books balance.
 
 from __future__ import annotations
 
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 from tests.api.conftest import Api, usd
 
 
 def test_a_500_dollar_milestone_funded_by_card_and_approved_in_2026(
-    api: Api, projector: JournalProjector
+    api: Api, projector: ProjectionRunner
 ) -> None:
     contract_id = api.open_contract()
     milestone_id = api.add_milestone(contract_id, "500.00")

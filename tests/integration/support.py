@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from domain.fee_schedule import PaymentMethod
+from domain.fees.methods import PaymentMethod
 from domain.money import money
 from ledger.application import EscrowLedger
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 
 
 def usd(amount: str) -> Any:
@@ -33,7 +33,7 @@ def funded(
     return cid, mids
 
 
-def balance(projector: JournalProjector, account: str) -> Decimal:
+def balance(projector: ProjectionRunner, account: str) -> Decimal:
     """The account's USD balance on its normal side, after catching the view up."""
     projector.catch_up()
     found = projector.queries.balance(account)

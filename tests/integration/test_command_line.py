@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 
 from domain.money import money
+from entrypoints.cli import main
+from entrypoints.demo import seed_demo
+from entrypoints.scheduler import start_scheduler
 from ledger.application import EscrowLedger
-from ledger.cli import main
-from ledger.deadlines import start_scheduler
-from ledger.demo import seed_demo
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 from reconciliation.replay import compare_with_projection
 
 
@@ -23,7 +23,7 @@ def test_the_demo_seeds_once_and_leaves_the_books_balanced(app: EscrowLedger) ->
     position = app.position()
     assert seed_demo(app) == [f"log already holds {position} events: demo not seeded"]
     assert app.position() == position
-    projector = JournalProjector(app)
+    projector = ProjectionRunner(app)
     projector.catch_up()
     report = compare_with_projection(app, projector.queries)
     assert report.ok, report
@@ -55,7 +55,7 @@ def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, cloc
     app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1")
     app.approve_milestone(contract_id=cid, milestone_id=mid, actor="c1")
     clock.advance(timedelta(days=5))
-    projector = JournalProjector(app)
+    projector = ProjectionRunner(app)
     scheduler = start_scheduler(app, projector, interval_seconds=1)
     try:
         deadline = time.monotonic() + 10

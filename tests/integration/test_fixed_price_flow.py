@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.contract import Party
+from domain.contracts.terms import Party
 from domain.errors import (
     ContractNotFound,
     IdempotencyKeyReused,
@@ -13,8 +13,8 @@ from domain.errors import (
     MilestoneStateError,
     NotFunded,
 )
-from domain.fee_schedule import PaymentMethod
-from ledger.deadlines import fire_due_deadlines
+from domain.fees.methods import PaymentMethod
+from entrypoints.scheduler import tick
 from reconciliation.replay import compare_with_projection
 from tests.integration.support import balance, funded, usd
 
@@ -46,11 +46,11 @@ def test_pending_becomes_available_five_days_later_exactly_once(app, projector, 
     app.approve_milestone(contract_id=cid, milestone_id=mid, actor="c1")
     projector.catch_up()
     clock.advance(timedelta(days=4, hours=23))
-    assert fire_due_deadlines(app, projector) == []
+    assert tick(app, projector) == []
     clock.advance(timedelta(hours=2))  # a late scheduler: 1 hour after the due time
-    fired = fire_due_deadlines(app, projector)
+    fired = tick(app, projector)
     assert [f.response["matured"] for f in fired] == [[{"amount": "450.00", "currency": "USD"}]]
-    assert fire_due_deadlines(app, projector) == []
+    assert tick(app, projector) == []
     assert balance(projector, "freelancer:f1:pending") == Decimal("0.00")
     assert balance(projector, "freelancer:f1:available") == Decimal("450.00")
     # the maturity took effect at the due time, not when the scheduler ran

@@ -16,15 +16,15 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.contract import Party
+from domain.contracts.terms import Party
 from domain.errors import LedgerError
-from domain.fee_schedule import PaymentMethod
+from domain.fees.methods import PaymentMethod
 from domain.money import money
+from entrypoints.scheduler import tick
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
-from ledger.deadlines import fire_due_deadlines
 from ledger.settings import store_from_url
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 from reconciliation.replay import compare_with_projection
 from tests.conftest import fresh_store
 
@@ -78,7 +78,7 @@ def run_invariants(backend: str, steps: list[tuple]) -> None:
     clock = FakeClock(datetime(2026, 1, 5, 12, tzinfo=UTC))
     with fresh_store(backend) as url:
         app = EscrowLedger(store_from_url(url).env, clock=clock)
-        projector = JournalProjector(app)
+        projector = ProjectionRunner(app)
         contracts: list[str] = []
         milestones: dict[str, list[str]] = {}
         refunds: dict[str, str] = {}
@@ -145,7 +145,7 @@ def apply_step(app, clock, projector, s, contracts, milestones, refunds) -> None
     elif kind == "wait":
         clock.advance(timedelta(hours=s[1]))
         projector.catch_up()
-        fire_due_deadlines(app, projector)
+        tick(app, projector)
 
 
 def check_aggregates(app: EscrowLedger, contracts: list[str]) -> None:

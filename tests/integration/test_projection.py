@@ -11,7 +11,7 @@ from domain.errors import UnbalancedEntry
 from domain.money import money
 from ledger.application import EscrowLedger
 from projections.journal import PostingRow
-from projections.runner import JournalProjector
+from projections.runner import ProjectionRunner
 
 
 def history(app: EscrowLedger, clock) -> None:
@@ -28,10 +28,10 @@ def history(app: EscrowLedger, clock) -> None:
     app.release_matured_earnings(freelancer_id="f1")
 
 
-def snapshot(projector: JournalProjector) -> tuple:
+def snapshot(projector: ProjectionRunner) -> tuple:
     q = projector.queries
     postings = q.view.fetch("SELECT * FROM {postings} ORDER BY notification_id, line")
-    deadlines = q.view.fetch("SELECT * FROM {deadlines} ORDER BY deadline_id")
+    deadlines = projector.deadlines.view.fetch("SELECT * FROM {deadlines} ORDER BY deadline_id")
     return q.all_balances(), postings, deadlines, q.position()
 
 
@@ -56,5 +56,5 @@ def test_the_view_refuses_postings_that_do_not_sum_to_zero(app, projector, clock
                    "credit", 99, "USD"),
     ]
     with pytest.raises(UnbalancedEntry):
-        projector.view.record(bad, [], Tracking(app.name, position + 1))
+        projector.journal.record(bad, Tracking(app.name, position + 1))
     assert snapshot(projector) == before

@@ -18,8 +18,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.contract import Party
-from domain.freelancer_balance import FreelancerBalance
+from domain.balances.freelancer_balance import FreelancerBalance
+from domain.contracts.terms import Party
 from domain.money import money
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock

@@ -6,7 +6,12 @@ from uuid import uuid4
 
 import pytest
 
-from domain.contract import FixedPriceContract, Party
+from domain.balances.freelancer_balance import FreelancerBalance
+from domain.balances.relationship import Relationship
+from domain.contracts.fixed_price import FixedPriceContract
+from domain.contracts.milestone import MilestoneStatus
+from domain.contracts.settlement import Parties, approve_milestone, end_contract
+from domain.contracts.terms import Party
 from domain.errors import (
     ContractNotActive,
     CurrencyMismatch,
@@ -20,13 +25,9 @@ from domain.errors import (
     NotFunded,
     RefundRequestStateError,
 )
-from domain.fee_schedule import DEFAULT_SCHEDULE as FEES
-from domain.fee_schedule import PaymentMethod
-from domain.freelancer_balance import FreelancerBalance
-from domain.milestone import MilestoneStatus
+from domain.fees.methods import PaymentMethod
+from domain.fees.schedule import DEFAULT_SCHEDULE as FEES
 from domain.money import money
-from domain.relationship import Relationship
-from domain.release import Parties, approve_milestone, end_contract
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -327,7 +328,7 @@ def test_a_milestone_above_one_billion_is_refused():
 
 
 def test_a_freelancer_cannot_choose_to_pay_all_on_ending():
-    from domain.release import payment_on_end
+    from domain.contracts.settlement import payment_on_end
 
     with pytest.raises(InvalidInput):
         payment_on_end(Party.FREELANCER, "all", "USD")

@@ -22,13 +22,9 @@ from domain.errors import (
     UnknownPaymentMethod,
     UnknownWithdrawalMethod,
 )
-from domain.fee_schedule import (
-    DEFAULT_SCHEDULE,
-    FeeQuote,
-    FeeSchedule,
-    PaymentMethod,
-    WithdrawalMethod,
-)
+from domain.fees.methods import PaymentMethod, WithdrawalMethod
+from domain.fees.quotes import FeeQuote
+from domain.fees.schedule import DEFAULT_SCHEDULE, FeeSchedule
 from domain.money import Money, money
 
 S = DEFAULT_SCHEDULE

@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moneyed import Money
 
-from domain import accounts
+from domain.bookkeeping import accounts
+from domain.bookkeeping.postings import JournalEntry, Posting, Side, credit, debit
 from domain.errors import AccountNotFound, UnbalancedEntry
 from domain.money import money
-from domain.postings import JournalEntry, Posting, Side, credit, debit
 
 C = UUID("11111111-1111-4111-8111-111111111111")
 M = UUID("22222222-2222-4222-8222-222222222222")

@@ -17,7 +17,7 @@ from typing import Any
 
 from moneyed import Money
 
-from domain.accounts import kind_of
+from domain.bookkeeping.accounts import kind_of
 from domain.errors import UnbalancedEntry
 from domain.money import restore_money
 

@@ -16,10 +16,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
-from domain import accounts
+from domain.bookkeeping import accounts
+from domain.bookkeeping.postings import JournalEntry
 from domain.errors import InsufficientFunds
 from domain.money import money, zero
-from domain.postings import JournalEntry
 
 
 class ClientCredit(Aggregate):

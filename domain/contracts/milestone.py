@@ -25,7 +25,6 @@ class MilestoneStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-
 @dataclass(frozen=True)
 class Milestone:
     milestone_id: str
@@ -64,12 +63,3 @@ class EscrowMovement:
     @property
     def fee_or_zero(self) -> Money:
         return self.fee if self.fee is not None else zero(self.amount.currency)
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    request_id: str
-    amounts: tuple[EscrowMovement, ...]
-    total: Money
-    respond_by: datetime
-    status: str  # "pending" | "approved"

@@ -14,13 +14,17 @@ from typing import Literal
 
 from moneyed import Money
 
-from domain.contract import FixedPriceContract, Party
-from domain.errors import InvalidInput
-from domain.fee_schedule import FeeSchedule, PaymentMethod
-from domain.freelancer_balance import FreelancerBalance, PendingLot
+from domain.balances.freelancer_balance import FreelancerBalance, PendingLot
+from domain.balances.relationship import Relationship
+from domain.contracts.fixed_price import FixedPriceContract
+from domain.contracts.fixed_price_events import MilestoneReleased
+from domain.contracts.milestone import EscrowMovement
+from domain.contracts.terms import Party
+from domain.errors import InsufficientEscrow, InvalidInput
+from domain.fees.methods import PaymentMethod
+from domain.fees.schedule import FeeSchedule
 from domain.money import money, require_positive, require_same_currency, zero
 from domain.periods import SECURITY_PERIOD
-from domain.relationship import Relationship
 
 
 @dataclass
@@ -48,7 +52,7 @@ def release_to_freelancer(
     actor: str,
     fees: FeeSchedule,
     allow_closed: bool = False,
-) -> FixedPriceContract.MilestoneReleased:
+) -> MilestoneReleased:
     c = p.contract
     quote = fees.service_fee(
         gross,
@@ -89,7 +93,7 @@ def approve_milestone(
     at: datetime,
     actor: str,
     fees: FeeSchedule,
-) -> FixedPriceContract.MilestoneReleased:
+) -> MilestoneReleased:
     """The client approves: all of the escrow, part of it, or more (charged first)."""
     m = p.contract.check_releasable(milestone_id)
     gross = m.escrow if amount is None else amount
@@ -152,7 +156,7 @@ def end_contract(
             raise InvalidInput("a freelancer ending a contract pays nothing from escrow")
         c.end(by=by, at=at, actor=actor, feedback=feedback)
         return None
-    for part in c.plan_payment_on_end(pay):
+    for part in plan_payment_on_end(c, pay):
         release_to_freelancer(
             p, milestone_id=part.milestone_id, gross=part.amount,
             reason="paid by the client on ending the contract",
@@ -163,3 +167,28 @@ def end_contract(
         return refund_request_id
     c.end(by=by, at=at, actor=actor, feedback=feedback)
     return None
+
+
+def plan_payment_on_end(c: FixedPriceContract, pay: Money | None) -> list[EscrowMovement]:
+    """Which milestones pay ``pay`` (None = all escrow), oldest escrow first."""
+    c.require_active()
+    held = c.escrow_balance()
+    target = held if pay is None else pay
+    require_same_currency(target, held)
+    if target.amount < 0:
+        raise InvalidInput("payment on ending a contract cannot be negative")
+    if target > held:
+        raise InsufficientEscrow(
+            f"cannot pay {target.amount} on ending: only {held.amount} {c.currency} "
+            "is in escrow"
+        )
+    plan: list[EscrowMovement] = []
+    left = target
+    for m in c.milestones.values():
+        if left.amount == 0:
+            break
+        if m.escrow.amount > 0:
+            take = min(m.escrow, left)
+            plan.append(EscrowMovement(m.milestone_id, take))
+            left = left - take
+    return plan

@@ -15,10 +15,9 @@ fees work in any currency.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -28,44 +27,38 @@ from domain.errors import (
     FloatMoneyError,
     InvalidFeeRate,
     InvalidFeeSchedule,
-    InvalidInput,
     MoneyError,
-    NaiveDatetime,
-    UnknownPaymentMethod,
-    UnknownWithdrawalMethod,
     UnsupportedCurrency,
+)
+from domain.fees.methods import (
+    PaymentMethod,
+    WithdrawalMethod,
+    parse_payment_method,
+    parse_withdrawal_method,
+)
+from domain.fees.parsing import cents, decimal, pct, positive_cents, start_of, utc
+from domain.fees.quotes import (
+    INITIATION_FEE,
+    MARKETPLACE_FEE,
+    SERVICE_FEE,
+    WITHDRAWAL_FEE,
+    FeeQuote,
+    TierCharge,
 )
 from domain.money import (
     Money,
     currency_of,
     money,
     percent_of,
-    require_positive,
     require_same_currency,
-    restore_money,
     round_half_up,
     zero,
 )
 
 __all__ = [
     "DEFAULT_SCHEDULE",
-    "FEE_KINDS",
-    "INITIATION_FEE",
-    "MARKETPLACE_FEE",
-    "SERVICE_FEE",
-    "WITHDRAWAL_FEE",
-    "FeeQuote",
     "FeeSchedule",
-    "PaymentMethod",
-    "TierCharge",
-    "WithdrawalMethod",
 ]
-
-SERVICE_FEE = "service_fee"
-MARKETPLACE_FEE = "marketplace_fee"
-INITIATION_FEE = "initiation_fee"
-WITHDRAWAL_FEE = "withdrawal_fee"
-FEE_KINDS = frozenset({SERVICE_FEE, MARKETPLACE_FEE, INITIATION_FEE, WITHDRAWAL_FEE})
 
 _RATE_PLACES = Decimal("0.0001")
 # Withdrawal figures have one era: the one in force when they were read.
@@ -73,210 +66,6 @@ _WITHDRAWAL_SLUG = "2026-11"
 _NO_FEE_SLUG = "none"
 
 Tiers = tuple[tuple[Decimal | None, Decimal], ...]
-
-
-class PaymentMethod(StrEnum):
-    """How a client pays; the marketplace fee is cheaper from a US bank since 2025."""
-
-    CARD = "card"
-    US_BANK = "us_bank"
-    CLIENT_CREDIT = "client_credit"
-
-
-class WithdrawalMethod(StrEnum):
-    """How a freelancer withdraws; each has its own fixed fee and minimum."""
-
-    US_BANK = "us_bank"
-    LOCAL_BANK = "local_bank"
-    USD_WIRE = "usd_wire"
-    INSTANT_DEBIT_CARD = "instant_debit_card"
-
-
-# --- small parsers ---------------------------------------------------------------
-
-
-def _utc(at: object, what: str) -> datetime:
-    """Rules are dated in UTC; a naive datetime could be off by a day at a boundary."""
-    if not isinstance(at, datetime):
-        raise InvalidInput(f"{what} must be a datetime, got {type(at).__name__}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise NaiveDatetime(f"{what} must be timezone-aware (UTC), got {at!r}")
-    return at.astimezone(UTC)
-
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _decimal(value: object, what: str, error: type[InvalidInput] = InvalidFeeSchedule) -> Decimal:
-    """Exact decimals only: a float rate would already have lost its cents."""
-    if isinstance(value, float):
-        raise FloatMoneyError(f"{what} {value!r} is a float; send a decimal string")
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise error(f"{what} must be a decimal, got {type(value).__name__}")
-    try:
-        result = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise error(f"{what} {value!r} is not a decimal number") from None
-    if not result.is_finite():
-        raise error(f"{what} {value!r} is not finite")
-    return result
-
-
-def _date(value: object, what: str) -> date:
-    if isinstance(value, datetime):
-        raise InvalidFeeSchedule(f"{what} must be a date, not a datetime")
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        raise InvalidFeeSchedule(f"{what} must be an ISO date string, got {type(value).__name__}")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidFeeSchedule(f"{what} {value!r} is not an ISO date") from None
-
-
-def _cents(value: object, what: str) -> Money:
-    """A charged amount must be whole cents so net + fee adds back exactly."""
-    if not isinstance(value, Money):
-        raise MoneyError(f"{what} must be Money, got {type(value).__name__}")
-    return money(value.amount, value.currency)
-
-
-def _basis(value: object, what: str) -> Money:
-    return require_positive(_cents(value, what), what)
-
-
-def _pct(rate: Decimal) -> str:
-    return format((rate * 100).normalize(), "f")
-
-
-def _payment_method(method: object) -> PaymentMethod:
-    if isinstance(method, str) and method in PaymentMethod.__members__.values():
-        return PaymentMethod(method)
-    raise UnknownPaymentMethod(f"unknown payment method {method!r}")
-
-
-def _withdrawal_method(method: object) -> WithdrawalMethod:
-    if isinstance(method, str) and method in WithdrawalMethod.__members__.values():
-        return WithdrawalMethod(method)
-    raise UnknownWithdrawalMethod(f"unknown withdrawal method {method!r}")
-
-
-def _str_field(d: Mapping[str, Any], key: str) -> str:
-    value = d[key]
-    if isinstance(value, float):
-        raise FloatMoneyError(f"{key} {value!r} is a float; send a decimal string")
-    if not isinstance(value, str):
-        raise InvalidFeeSchedule(f"{key} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _require_keys(d: object, keys: frozenset[str], what: str) -> Mapping[str, Any]:
-    if not isinstance(d, Mapping):
-        raise InvalidFeeSchedule(f"{what} must be an object, got {type(d).__name__}")
-    if set(d) != keys:
-        missing = sorted(keys - set(d))
-        extra = sorted(str(k) for k in set(d) - keys)
-        raise InvalidFeeSchedule(f"{what} keys wrong: missing {missing}, unknown {extra}")
-    return d
-
-
-# --- quotes ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TierCharge:
-    """One marginal tier of a tiered fee.
-
-    ``fee`` is the exact, unrounded product: the quote rounds the sum once, so
-    splitting a payment across tiers never adds a cent of rounding error.
-    """
-
-    portion: Money
-    rate: Decimal
-    fee: Money
-
-    _KEYS = frozenset({"portion", "rate", "fee"})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"portion": str(self.portion.amount), "rate": str(self.rate),
-                "fee": str(self.fee.amount)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], currency: str) -> TierCharge:
-        d = _require_keys(d, cls._KEYS, "tier charge")
-        cur = currency_of(currency)
-        return cls(
-            portion=restore_money(_str_field(d, "portion"), cur.code),
-            rate=_decimal(_str_field(d, "rate"), "tier rate"),
-            fee=Money(_decimal(_str_field(d, "fee"), "tier fee"), cur),
-        )
-
-
-@dataclass(frozen=True)
-class FeeQuote:
-    """A computed fee with everything needed to audit it from the event alone."""
-
-    kind: str
-    schedule_id: str
-    basis: Money
-    fee: Money
-    rate: Decimal | None
-    tiers: tuple[TierCharge, ...] = ()
-
-    _KEYS = frozenset({"kind", "schedule_id", "currency", "basis", "fee", "rate", "tiers"})
-
-    def __post_init__(self) -> None:
-        if self.kind not in FEE_KINDS:
-            raise InvalidFeeSchedule(f"unknown fee kind {self.kind!r}")
-        require_same_currency(
-            self.basis, self.fee, *(m for t in self.tiers for m in (t.portion, t.fee))
-        )
-        if self.fee.amount < 0:
-            raise InvalidFeeSchedule(f"a fee cannot be negative, got {self.fee.amount}")
-
-    @property
-    def net(self) -> Money:
-        """What the payee keeps when the fee is deducted (service fee)."""
-        return self.basis - self.fee
-
-    @property
-    def with_fee(self) -> Money:
-        """What the payer is charged when the fee is added on top (client and payout fees)."""
-        return self.basis + self.fee
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "schedule_id": self.schedule_id,
-            "currency": self.basis.currency.code,
-            "basis": str(self.basis.amount),
-            "fee": str(self.fee.amount),
-            "rate": None if self.rate is None else str(self.rate),
-            "tiers": [t.to_dict() for t in self.tiers],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FeeQuote:
-        d = _require_keys(d, cls._KEYS, "fee quote")
-        currency = _str_field(d, "currency")
-        cur = currency_of(currency)
-        raw_rate = d["rate"]
-        tiers = d["tiers"]
-        if not isinstance(tiers, list | tuple):
-            raise InvalidFeeSchedule("fee quote tiers must be a list")
-        return cls(
-            kind=_str_field(d, "kind"),
-            schedule_id=_str_field(d, "schedule_id"),
-            basis=restore_money(_str_field(d, "basis"), cur.code),
-            fee=restore_money(_str_field(d, "fee"), cur.code),
-            rate=None if raw_rate is None else _decimal(_str_field(d, "rate"), "rate"),
-            tiers=tuple(TierCharge.from_dict(t, currency) for t in tiers),
-        )
-
-
-# --- the schedule ----------------------------------------------------------------
 
 
 def _default_withdrawal_fees() -> Mapping[WithdrawalMethod, Decimal]:
@@ -435,10 +224,10 @@ class FeeSchedule:
             raise InvalidFeeSchedule(f"{what} must be a mapping of withdrawal method to amount")
         result = {m: Decimal(0) for m in WithdrawalMethod}
         for key, value in raw.items():
-            method = _withdrawal_method(key)
+            method = parse_withdrawal_method(key)
             self._check_amount(value, f"{what}[{method}]")
             result[method] = value
-        if full and set(map(_withdrawal_method, raw)) != set(WithdrawalMethod):
+        if full and set(map(parse_withdrawal_method, raw)) != set(WithdrawalMethod):
             raise InvalidFeeSchedule(f"{what} must name every withdrawal method")
         return MappingProxyType(result)
 
@@ -450,27 +239,9 @@ class FeeSchedule:
         schedule id must never point at two different sets of figures. Mapping
         figures (withdrawal fees, minimums) merge per method; tier lists replace.
         """
-        if not isinstance(overrides, Mapping):
-            raise InvalidFeeSchedule("fee schedule overrides must be an object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(k) for k in overrides if k not in known)
-        if unknown:
-            raise InvalidFeeSchedule(f"unknown fee schedule keys: {', '.join(unknown)}")
-        base = cls()
-        kwargs: dict[str, Any] = {
-            name: _parse_override(name, raw, base) for name, raw in overrides.items()
-        }
-        candidate = replace(base, **kwargs)
-        changed = sorted(
-            f.name for f in fields(cls)
-            if f.name != "version" and getattr(candidate, f.name) != getattr(base, f.name)
-        )
-        if changed and candidate.version == base.version:
-            raise InvalidFeeSchedule(
-                f"overriding {', '.join(changed)} needs a new 'version' "
-                f"(not {base.version!r})"
-            )
-        return candidate
+        from domain.fees.overrides import schedule_from_overrides
+
+        return schedule_from_overrides(cls, overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure, JSON-safe; ``from_overrides`` reads it back unchanged."""
@@ -515,7 +286,7 @@ class FeeSchedule:
     def _contract_rate(self, rate: object) -> Decimal:
         if isinstance(rate, float):
             raise FloatMoneyError(f"fee rate {rate!r} is a float; send a decimal string")
-        value = _decimal(rate, "fee rate", InvalidFeeRate)
+        value = decimal(rate, "fee rate", InvalidFeeRate)
         if not value.is_finite() or abs(value) > 1:
             raise InvalidFeeRate(
                 f"fee rate {rate!r} is outside [{self.per_contract_min_rate}, "
@@ -537,12 +308,20 @@ class FeeSchedule:
         None back means the contract predates per-contract rates, so each
         payment follows the era's rules instead of a rate frozen at opening.
         """
-        opened = _utc(opened_at, "opened_at")
+        opened = utc(opened_at, "opened_at")
+        in_era = opened >= start_of(self.per_contract_start)
         if rate is not None:
-            return self._contract_rate(rate)
-        if opened >= _start_of(self.per_contract_start):
-            return self.per_contract_default_rate
-        return None
+            checked = self._contract_rate(rate)
+            if not in_era:
+                # Named earlier, it would be ignored until the era began and then
+                # silently applied: refused instead, as domain.md says.
+                raise InvalidFeeRate(
+                    f"a per-contract service fee rate can only be named on a contract opened "
+                    f"on or after {self.per_contract_start}; this one opens "
+                    f"{opened.date()} under the era's own rule"
+                )
+            return checked
+        return self.per_contract_default_rate if in_era else None
 
     def service_fee(
         self,
@@ -558,29 +337,29 @@ class FeeSchedule:
         ``contract_rate`` only counts from ``per_contract_start``: before it the
         marketplace had no per-contract rates, so the era's rule wins.
         """
-        when = _utc(at, "at")
-        gross = _basis(gross, "gross")
-        prior = _cents(prior_billings, "prior_billings")
+        when = utc(at, "at")
+        gross = positive_cents(gross, "gross")
+        prior = cents(prior_billings, "prior_billings")
         require_same_currency(gross, prior)
         if prior.amount < 0:
             raise MoneyError(f"prior_billings cannot be negative, got {prior.amount}")
-        since = None if top_tier_since is None else _utc(top_tier_since, "top_tier_since")
+        since = None if top_tier_since is None else utc(top_tier_since, "top_tier_since")
         rate = None if contract_rate is None else self._contract_rate(contract_rate)
 
-        if when >= _start_of(self.per_contract_start):
+        if when >= start_of(self.per_contract_start):
             chosen = self.per_contract_default_rate if rate is None else rate
             return self._flat(SERVICE_FEE, f"per-contract-{self.per_contract_start}", gross,
                               chosen)
-        if when >= _start_of(self.flat_2023_start):
-            grandfather_end = _start_of(self.top_tier_grandfather_until + timedelta(days=1))
+        if when >= start_of(self.flat_2023_start):
+            grandfather_end = start_of(self.top_tier_grandfather_until + timedelta(days=1))
             if (when < grandfather_end and since is not None
-                    and since < _start_of(self.flat_2023_start)):
-                slug = (f"grandfathered-{_pct(self.top_tier_grandfather_rate)}pct-"
+                    and since < start_of(self.flat_2023_start)):
+                slug = (f"grandfathered-{pct(self.top_tier_grandfather_rate)}pct-"
                         f"{self.top_tier_grandfather_until.year}")
                 return self._flat(SERVICE_FEE, slug, gross, self.top_tier_grandfather_rate)
             return self._flat(SERVICE_FEE, f"flat-{self.flat_2023_start}", gross,
                               self.flat_2023_rate)
-        if when >= _start_of(self.tiered_era_start):
+        if when >= start_of(self.tiered_era_start):
             return self._tiered(gross, prior)
         last_flat_day = self.tiered_era_start - timedelta(days=1)
         return self._flat(SERVICE_FEE, f"flat-until-{last_flat_day}", gross, self.flat_era_rate)
@@ -624,24 +403,24 @@ class FeeSchedule:
         Paying from client credit is charged the card rate: our assumption, as
         the marketplace publishes a discount only for US bank accounts.
         """
-        when = _utc(at, "at")
-        basis = _basis(amount, "amount")
-        paid_by = _payment_method(method)
-        if when < _start_of(self.marketplace_start):
+        when = utc(at, "at")
+        basis = positive_cents(amount, "amount")
+        paid_by = parse_payment_method(method)
+        if when < start_of(self.marketplace_start):
             return self._flat(MARKETPLACE_FEE, _NO_FEE_SLUG, basis, Decimal(0))
-        if when < _start_of(self.marketplace_second_start):
-            slug = f"{_pct(self.marketplace_first_rate)}pct-{self.marketplace_start}"
+        if when < start_of(self.marketplace_second_start):
+            slug = f"{pct(self.marketplace_first_rate)}pct-{self.marketplace_start}"
             return self._flat(MARKETPLACE_FEE, slug, basis, self.marketplace_first_rate)
-        slug = f"{_pct(self.marketplace_second_rate)}pct-{self.marketplace_second_start}"
+        slug = f"{pct(self.marketplace_second_rate)}pct-{self.marketplace_second_start}"
         rate = (self.marketplace_second_us_bank_rate if paid_by is PaymentMethod.US_BANK
                 else self.marketplace_second_rate)
         return self._flat(MARKETPLACE_FEE, slug, basis, rate)
 
     def initiation_fee(self, first_payment: Money, at: datetime) -> FeeQuote:
         """Once per contract, sized by its first payment; added on top of it."""
-        when = _utc(at, "at")
-        basis = _basis(first_payment, "first_payment")
-        if when < _start_of(self.initiation_start):
+        when = utc(at, "at")
+        basis = positive_cents(first_payment, "first_payment")
+        if when < start_of(self.initiation_start):
             return FeeQuote(kind=INITIATION_FEE, schedule_id=self._id(INITIATION_FEE, _NO_FEE_SLUG),
                             basis=basis, fee=zero(basis.currency), rate=None)
         self._require_schedule_currency(basis, "an initiation fee")
@@ -658,9 +437,9 @@ class FeeSchedule:
 
     def withdrawal_fee(self, amount: Money, method: WithdrawalMethod, at: datetime) -> FeeQuote:
         """A fixed fee per method, on top of the amount; kept even if the payout fails."""
-        _utc(at, "at")
-        basis = _basis(amount, "amount")
-        via = _withdrawal_method(method)
+        utc(at, "at")
+        basis = positive_cents(amount, "amount")
+        via = parse_withdrawal_method(method)
         self._require_schedule_currency(basis, "a withdrawal fee")
         minimum = money(self.withdrawal_minimums[via], basis.currency)
         if basis < minimum:
@@ -675,40 +454,6 @@ class FeeSchedule:
             fee=money(self.withdrawal_fees[via], basis.currency),
             rate=None,
         )
-
-
-def _parse_tiers(raw: object, name: str) -> Tiers:
-    if not isinstance(raw, list | tuple):
-        raise InvalidFeeSchedule(f"{name} must be a list of [bound, value] pairs")
-    parsed: list[tuple[Decimal | None, Decimal]] = []
-    for i, pair in enumerate(raw):
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise InvalidFeeSchedule(f"{name}[{i}] must be a [bound, value] pair")
-        bound, value = pair
-        parsed.append((None if bound is None else _decimal(bound, f"{name}[{i}] bound"),
-                       _decimal(value, f"{name}[{i}] value")))
-    return tuple(parsed)
-
-
-def _parse_override(name: str, raw: object, base: FeeSchedule) -> object:
-    if name in _TEXT_FIELDS:
-        if not isinstance(raw, str):
-            raise InvalidFeeSchedule(f"{name} must be a string")
-        return raw
-    if name in _RATE_FIELDS:
-        return _decimal(raw, name)
-    if name in _DATE_FIELDS:
-        return _date(raw, name)
-    if name in _TIER_FIELDS:
-        return _parse_tiers(raw, name)
-    if name in _METHOD_MAP_FIELDS:
-        if not isinstance(raw, Mapping):
-            raise InvalidFeeSchedule(f"{name} must be an object of method -> amount")
-        merged = dict(getattr(base, name))
-        for key, value in raw.items():
-            merged[_withdrawal_method(key)] = _decimal(value, f"{name}[{key}]")
-        return merged
-    raise AssertionError(f"fee schedule field {name} has no parser")  # pragma: no cover
 
 
 DEFAULT_SCHEDULE = FeeSchedule()

@@ -6,8 +6,8 @@ changes nothing.
 
 from __future__ import annotations
 
-from domain.contract import Party
-from domain.fee_schedule import PaymentMethod
+from domain.contracts.terms import Party
+from domain.fees.methods import PaymentMethod
 from domain.money import money
 from ledger.application import EscrowLedger
 

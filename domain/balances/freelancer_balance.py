@@ -16,9 +16,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
-from domain import accounts
+from domain.bookkeeping import accounts
+from domain.bookkeeping.postings import JournalEntry, credit, debit
+from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, started, stopped
 from domain.money import restore_money, zero
-from domain.postings import JournalEntry, credit, debit
+
+SECURITY_PERIOD = DeadlineKind.SECURITY_PERIOD
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class FreelancerBalance(Aggregate):
         def apply(self, agg: FreelancerBalance) -> None:
             agg.lots = [*agg.lots, self.lot]
 
+        def deadline_changes(self) -> list[DeadlineChange]:
+            return [started(SECURITY_PERIOD, self.originator_id, self.lot.lot_id,
+                            self.lot.available_at)]
+
     class EarningsMatured(Aggregate.Event):
         """Lots whose security period ended became available."""
 
@@ -85,6 +92,10 @@ class FreelancerBalance(Aggregate):
             agg.lots = [lot for lot in agg.lots if lot.lot_id not in matured]
             code = self.available_after.currency.code
             agg.available = {**agg.available, code: self.available_after}
+
+        def deadline_changes(self) -> list[DeadlineChange]:
+            return [stopped(SECURITY_PERIOD, self.originator_id, lot_id)
+                    for lot_id in self.lot_ids]
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         freelancer_id: str
@@ -116,6 +127,11 @@ class FreelancerBalance(Aggregate):
         self.trigger_event(
             self.EarningsPending, timestamp=at, lot=lot, released_by_event=released_by_event
         )
+
+    def running_deadlines(self) -> list[Deadline]:
+        """Each pending lot's security period."""
+        return [Deadline(lot.available_at, SECURITY_PERIOD, str(self.id), lot.lot_id)
+                for lot in self.lots]
 
     def due_lots(self, at: datetime) -> list[PendingLot]:
         return [lot for lot in self.lots if lot.available_at <= at]

@@ -1,0 +1,260 @@
+"""What happened on a fixed-price contract: its events, each a fact in the past tense.
+
+Each ``apply`` only assigns state, so a replay never re-runs a rule written
+after the fact. ``deadline_changes`` says which clocks an event starts or
+stops, for the due-deadlines read model. The aggregate adopts these classes
+as its nested events (``FixedPriceContract.Opened``), which is also their
+stored topic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from eventsourcing.domain import Aggregate
+from moneyed import Money
+
+from domain.bookkeeping.postings import JournalEntry
+from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
+from domain.contracts.refund_request import RefundRequest
+from domain.contracts.terms import ContractStatus
+from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
+from domain.fees.quotes import FeeQuote
+from domain.money import zero
+
+if TYPE_CHECKING:
+    from domain.contracts.fixed_price import FixedPriceContract
+
+AUTO_RELEASE = DeadlineKind.AUTO_RELEASE
+REFUND_TIMEOUT = DeadlineKind.REFUND_REQUEST_TIMEOUT
+
+
+class Opened(Aggregate.Created):
+    client_id: str
+    freelancer_id: str
+    currency: str
+    job_id: str | None
+    service_fee_rate: Decimal | None
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.client_id = self.client_id
+        c.freelancer_id = self.freelancer_id
+        c.currency = self.currency
+        c.job_id = self.job_id
+        c.service_fee_rate = self.service_fee_rate
+        c.opened_at = self.timestamp
+        c.status = ContractStatus.ACTIVE
+        c.milestones = {}
+        c.refund_requests = {}
+        c.first_charge_method = None
+        c.initiation_fee = None
+        c.initiation_fee_settled = False
+        c.total_released = zero(self.currency)
+        c.marketplace_fee_charged = zero(self.currency)
+        c.marketplace_fee_refunded = zero(self.currency)
+        c.ended_at = None
+        c.ended_by = None
+
+
+class MilestoneAdded(Aggregate.Event):
+    milestone_id: str
+    title: str
+    amount: Money
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        none = zero(c.currency)
+        c.milestones = {
+            **c.milestones,
+            self.milestone_id: Milestone(self.milestone_id, self.title, self.amount,
+                                         MilestoneStatus.CREATED, none, none, none),
+        }
+
+
+class MilestoneFunded(Aggregate.Event):
+    """Money entered escrow for a milestone: carried escrow first, then a charge.
+
+    ``charged`` is what the client paid into escrow now (before fees);
+    ``carried_in`` is escrow left over from earlier partial releases.
+    """
+
+    milestone_id: str
+    escrow_added: Money
+    carried_in: list[EscrowMovement]
+    charged: Money
+    payment_method: str
+    marketplace_fee: FeeQuote | None
+    initiation_fee: FeeQuote | None
+    entry: JournalEntry | None
+    actor: str
+    top_up: bool
+
+    def apply(self, c: FixedPriceContract) -> None:
+        fee_in = zero(c.currency)
+        for moved in self.carried_in:
+            source = c.milestone(moved.milestone_id)
+            c.set_milestone(moved.milestone_id, escrow=source.escrow - moved.amount,
+                            fee_held=source.fee_held - moved.fee_or_zero)
+            fee_in = fee_in + moved.fee_or_zero
+        if self.marketplace_fee is not None:
+            fee_in = fee_in + self.marketplace_fee.fee
+            c.marketplace_fee_charged = c.marketplace_fee_charged + self.marketplace_fee.fee
+        m = c.milestone(self.milestone_id)
+        status = m.status if self.top_up else MilestoneStatus.FUNDED
+        c.set_milestone(self.milestone_id, escrow=m.escrow + self.escrow_added,
+                        fee_held=m.fee_held + fee_in, status=status)
+        if self.charged.amount > 0 and c.first_charge_method is None:
+            c.first_charge_method = self.payment_method
+        if self.initiation_fee is not None:
+            c.initiation_fee = self.initiation_fee
+
+
+class WorkSubmitted(Aggregate.Event):
+    milestone_id: str
+    review_due_at: datetime
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.set_milestone(self.milestone_id, status=MilestoneStatus.SUBMITTED,
+                        review_due_at=self.review_due_at)
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        return [started(AUTO_RELEASE, self.originator_id, self.milestone_id, self.review_due_at)]
+
+
+class ChangesRequested(Aggregate.Event):
+    milestone_id: str
+    note: str
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.set_milestone(self.milestone_id, status=MilestoneStatus.CHANGES_REQUESTED,
+                        review_due_at=None)
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        return [stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
+
+
+class MilestoneReleased(Aggregate.Event):
+    """Escrow went to the freelancer: gross = net + service fee, to the cent.
+
+    ``reason`` says which rule released it (approval, silence, end of contract);
+    ``initiation_fee_recognised`` is set on the contract's first release.
+    """
+
+    milestone_id: str
+    gross: Money
+    service_fee: FeeQuote
+    net: Money
+    escrow_remaining: Money
+    marketplace_fee_retained: Money
+    initiation_fee_recognised: Money | None
+    available_at: datetime
+    lot_id: str
+    reason: str
+    entry: JournalEntry
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        m = c.milestone(self.milestone_id)
+        c.set_milestone(self.milestone_id, escrow=m.escrow - self.gross,
+                        fee_held=m.fee_held - self.marketplace_fee_retained,
+                        released=m.released + self.gross, status=MilestoneStatus.RELEASED,
+                        review_due_at=None)
+        c.total_released = c.total_released + self.gross
+        if self.initiation_fee_recognised is not None:
+            c.initiation_fee_settled = True
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        return [stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
+
+
+class EscrowRefundRequested(Aggregate.Event):
+    """The client ended the contract; what was not paid awaits the freelancer's answer."""
+
+    request_id: str
+    amounts: list[EscrowMovement]
+    total: Money
+    respond_by: datetime
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.refund_requests = {
+            **c.refund_requests,
+            self.request_id: RefundRequest(self.request_id, tuple(self.amounts), self.total,
+                                           self.respond_by, "pending"),
+        }
+        c.status = ContractStatus.ENDING
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        # the contract is ending: every review clock on it stops
+        return [
+            *(stopped(AUTO_RELEASE, self.originator_id, a.milestone_id) for a in self.amounts),
+            started(REFUND_TIMEOUT, self.originator_id, self.request_id, self.respond_by),
+        ]
+
+
+class EscrowRefunded(Aggregate.Event):
+    """Escrow went back to the client, with the marketplace fee on it (assumed policy)."""
+
+    request_id: str | None
+    amounts: list[EscrowMovement]
+    total: Money
+    refunded_to: str
+    marketplace_fee_refunded: Money
+    marketplace_fee_policy: str
+    reason: str
+    entry: JournalEntry
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        for moved in self.amounts:
+            m = c.milestone(moved.milestone_id)
+            remaining = m.escrow - moved.amount
+            status = m.status
+            if remaining.amount == 0 and m.status is not MilestoneStatus.RELEASED:
+                status = MilestoneStatus.REFUNDED
+            c.set_milestone(moved.milestone_id, escrow=remaining, status=status,
+                            fee_held=m.fee_held - moved.fee_or_zero)
+        c.marketplace_fee_refunded = c.marketplace_fee_refunded + self.marketplace_fee_refunded
+        if self.request_id is not None:
+            r = c.refund_requests[self.request_id]
+            c.refund_requests = {
+                **c.refund_requests,
+                self.request_id: dataclasses.replace(r, status="approved"),
+            }
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        # the contract ends here; every review clock on it stops
+        changes = [stopped(AUTO_RELEASE, self.originator_id, a.milestone_id)
+                   for a in self.amounts]
+        if self.request_id is not None:
+            changes.append(stopped(REFUND_TIMEOUT, self.originator_id, self.request_id))
+        return changes
+
+
+class InitiationFeeReturned(Aggregate.Event):
+    """The contract ended with nothing released, so its initiation fee went back."""
+
+    fee: Money
+    refunded_to: str
+    entry: JournalEntry
+    actor: str
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.initiation_fee_settled = True
+
+
+class Ended(Aggregate.Event):
+    ended_by: str
+    actor: str
+    feedback: str | None
+
+    def apply(self, c: FixedPriceContract) -> None:
+        c.status = ContractStatus.ENDED
+        c.ended_at = self.timestamp
+        c.ended_by = self.ended_by

@@ -1,0 +1,22 @@
+"""An escrow refund request: what the client asked back when it ended the contract.
+
+It waits for the freelancer's answer; silence for 7 days approves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from moneyed import Money
+
+from domain.contracts.milestone import EscrowMovement
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    request_id: str
+    amounts: tuple[EscrowMovement, ...]
+    total: Money
+    respond_by: datetime
+    status: str  # "pending" | "approved"

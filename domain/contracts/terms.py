@@ -1,0 +1,51 @@
+"""What every contract shares, whatever its kind: parties, status, and who may open one."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.bookkeeping.accounts import PARTY_ID
+from domain.errors import InvalidInput
+
+PARTY = re.compile(PARTY_ID)
+
+MINIMUM_MILESTONE = Decimal("5")
+MAXIMUM_MILESTONE = Decimal("1000000000")
+"""Our assumed ceiling (domain.md names none): one billion per milestone."""
+
+
+class ContractKind(StrEnum):
+    FIXED_PRICE = "fixed_price"
+    HOURLY = "hourly"
+
+
+class ContractStatus(StrEnum):
+    ACTIVE = "active"
+    ENDING = "ending"  # ended by the client; an escrow refund request awaits the freelancer
+    ENDED = "ended"
+
+
+class Party(StrEnum):
+    CLIENT = "client"
+    FREELANCER = "freelancer"
+
+
+def parse_party(value: str) -> Party:
+    try:
+        return Party(value)
+    except ValueError:
+        raise InvalidInput(f"'by' must be 'client' or 'freelancer', got {value!r}") from None
+
+
+def check_parties(client_id: object, freelancer_id: object) -> None:
+    """Party ids become parts of account ids, and nobody hires themselves."""
+    for name, value in (("client_id", client_id), ("freelancer_id", freelancer_id)):
+        if not isinstance(value, str) or not PARTY.fullmatch(value):
+            raise InvalidInput(
+                f"{name} must be 1-128 characters of letters, digits and _ . @ -, "
+                f"got {value!r}"
+            )
+    if client_id == freelancer_id:
+        raise InvalidInput("a client cannot hire itself")

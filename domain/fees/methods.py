@@ -1,0 +1,36 @@
+"""How clients pay and freelancers withdraw: the methods the fee schedule prices."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.errors import UnknownPaymentMethod, UnknownWithdrawalMethod
+
+
+class PaymentMethod(StrEnum):
+    """How a client pays; the marketplace fee is cheaper from a US bank since 2025."""
+
+    CARD = "card"
+    US_BANK = "us_bank"
+    CLIENT_CREDIT = "client_credit"
+
+
+class WithdrawalMethod(StrEnum):
+    """How a freelancer withdraws; each has its own fixed fee and minimum."""
+
+    US_BANK = "us_bank"
+    LOCAL_BANK = "local_bank"
+    USD_WIRE = "usd_wire"
+    INSTANT_DEBIT_CARD = "instant_debit_card"
+
+
+def parse_payment_method(method: object) -> PaymentMethod:
+    if isinstance(method, str) and method in PaymentMethod.__members__.values():
+        return PaymentMethod(method)
+    raise UnknownPaymentMethod(f"unknown payment method {method!r}")
+
+
+def parse_withdrawal_method(method: object) -> WithdrawalMethod:
+    if isinstance(method, str) and method in WithdrawalMethod.__members__.values():
+        return WithdrawalMethod(method)
+    raise UnknownWithdrawalMethod(f"unknown withdrawal method {method!r}")

@@ -1,0 +1,48 @@
+"""The scheduler process: fire what fell due, on a poll interval, exactly once.
+
+It runs inside ``ledger serve`` by default, or alone as ``ledger scheduler``.
+A tick that fails is logged and the next tick tries again; a tick that finds
+another scheduler working the same store does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ledger.application import EscrowLedger
+from projections.deadline_firing import Fired, exclusive_tick, fire_due
+from projections.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+
+def tick(app: EscrowLedger, runner: ProjectionRunner, *, batch_size: int = 500) -> list[Fired]:
+    """One poll: every deadline due by the ledger's clock, up to ``batch_size``."""
+    with exclusive_tick(runner) as ours:
+        if not ours:
+            log.info("another scheduler is working this store's deadlines; skipping this tick")
+            return []
+        return fire_due(app, runner, app.clock.now(), limit=batch_size)
+
+
+def start_scheduler(app: EscrowLedger, runner: ProjectionRunner, *,
+                    interval_seconds: float = 30.0, batch_size: int = 500) -> Any:
+    """An APScheduler job polling for due deadlines; one instance at a time."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+
+    def job() -> None:
+        try:
+            fired = tick(app, runner, batch_size=batch_size)
+            for f in fired:
+                log.info("fired %s due %s%s", f.deadline.deadline_id, f.deadline.due.isoformat(),
+                         " (retired: refused for good)" if f.retired else "")
+        except Exception:
+            log.exception("deadline tick failed; it will run again")
+
+    scheduler.add_job(job, "interval", seconds=interval_seconds, max_instances=1,
+                      coalesce=True, id="deadlines")
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,260 @@
+"""The command engine: every command runs through ``execute`` (load, decide, save).
+
+It answers a known idempotency key from its record; otherwise it opens a unit
+of work, lets the domain decide, and saves every changed aggregate, the
+records of any deadlines fired on the way, *and* the key's record in one
+atomic ``save``. A version conflict (another writer got there first) reloads
+and decides again, a bounded number of times, then surfaces as
+``ConcurrencyConflict``. Capabilities (``ledger.commands``) build on this
+class; none of them writes to the store any other way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError
+
+from domain.balances.client_credit import ClientCredit
+from domain.bookkeeping import accounts
+from domain.bookkeeping.postings import JournalEntry
+from domain.deadlines import Deadline, DeadlineKind
+from domain.errors import (
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    LedgerError,
+    UnknownDeadlineKind,
+)
+from domain.fees.schedule import DEFAULT_SCHEDULE, FeeSchedule
+from ledger.clock import Clock, SystemClock
+from ledger.idempotency import CommandRecord, request_fingerprint
+from ledger.log_positions import notification_id_of
+from ledger.topics import register_moved_topics
+from ledger.transcodings import register_domain_transcodings
+from ledger.unit_of_work import Handler, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: its response, the log position, and whether replayed."""
+
+    response: dict[str, Any]
+    position: int
+    replayed: bool = False
+
+
+@dataclass
+class Decision:
+    """What a command decided: the response, and the contract a caller may send If-Match for."""
+
+    response: dict[str, Any]
+    contract: Any = None
+
+
+Decide = Callable[[UnitOfWork], Decision]
+
+
+class CommandEngine(Application[UUID]):
+    """The shared command path; ``DEADLINES`` maps each deadline kind to what fires it."""
+
+    DEADLINES: ClassVar[Mapping[DeadlineKind, Handler]] = {}
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, clock: Clock | None = None,
+        fees: FeeSchedule = DEFAULT_SCHEDULE,
+    ) -> None:
+        register_moved_topics()
+        super().__init__(env)
+        self.clock: Clock = clock or SystemClock()
+        self.fees = fees
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    # ---- the command path --------------------------------------------------
+
+    def execute(
+        self, command: str, idempotency_key: str | None, request: dict[str, Any],
+        decide: Decide, *, at: datetime | None = None,
+    ) -> CommandResult:
+        """Runs one command; ``at`` fixes its effective time (a deadline's due time)."""
+        fingerprint = request_fingerprint(command, request)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
+            try:
+                decision = decide(uow)
+                uow.settle()  # aggregates created by the decision have no clocks due yet
+                to_save = [*uow.changed(), *self._credit_followers(uow)]
+            except LedgerError:
+                # A replayed key whose command no longer fits the state (approve twice)
+                # answers from its record; a fresh key gets the refusal.
+                replay = self._find_replay(idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+                raise
+            if decision.contract is not None:
+                # what a caller sends back as If-Match for its next decision
+                decision.response["contract_version"] = decision.contract.version
+            to_save += uow.records
+            if idempotency_key is not None:
+                to_save.append(CommandRecord.accept(
+                    key=idempotency_key, command=command, request_hash=fingerprint,
+                    response=decision.response, at=uow.at,
+                ))
+            try:
+                recordings = self.save(*to_save)
+            except RecordConflictError:
+                # Either another writer changed an aggregate (decide again) or the
+                # key's record already exists (answer from it): nothing was written.
+                replay = self._find_replay(idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+                log.info("version conflict on %s (attempt %d), retrying", command, attempt)
+                continue
+            position = max((r.notification.id for r in recordings), default=None)
+            return CommandResult(decision.response,
+                                 position if position is not None else self.position())
+        raise ConcurrencyConflict(
+            f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
+        )
+
+    def _credit_followers(self, uow: UnitOfWork) -> list[ClientCredit]:
+        """Client credit moved by a contract's new events, checked never to go negative."""
+        followers = []
+        for agg in uow.changed():
+            client_id = getattr(agg, "client_id", None)
+            if client_id is None or isinstance(agg, ClientCredit):
+                continue
+            if _moves_account(agg.pending_events, accounts.client_credit(client_id)):
+                credit = self.client_credit(uow, client_id)
+                credit.follow(agg.pending_events, uow.at)
+                if any(isinstance(e, ClientCredit.CreditMoved) for e in credit.pending_events):
+                    followers.append(credit)
+        return followers
+
+    def client_credit(self, uow: UnitOfWork, client_id: str) -> ClientCredit:
+        found = uow.get(ClientCredit, ClientCredit.id_for(client_id))
+        return found if found is not None else ClientCredit.open(client_id, uow.at)
+
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate with this id, or None when it was never created."""
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def replay_of(self, command: str, key: str | None,
+                  request: dict[str, Any]) -> CommandResult | None:
+        """The first answer to a key already used for this request (a different one is refused)."""
+        return self._find_replay(key, request_fingerprint(command, request))
+
+    def _find_replay(self, key: str | None, fingerprint: str) -> CommandResult | None:
+        """The first answer to this key, if the key was used; refuses a different request.
+
+        Read only after a refusal or a conflict: the key record's uniqueness in the
+        store is what stops a second write, so the common path never reads it.
+        """
+        if key is None:
+            return None
+        record = self.find(CommandRecord, CommandRecord.id_for(key))
+        if record is None:
+            return None
+        if record.request_hash != fingerprint:
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key was already used for a different request "
+                f"({record.command}); send a new key for a new request"
+            )
+        position = notification_id_of(self.recorder, record.id, 1)
+        return CommandResult(record.response, position if position is not None
+                             else self.position(), replayed=True)
+
+    def position(self) -> int:
+        """The log's newest notification id (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0
+
+    # ---- deadlines -----------------------------------------------------------
+
+    def deadline_handler(self, kind: DeadlineKind | str) -> Handler:
+        try:
+            return self.DEADLINES[DeadlineKind(kind)]
+        except (KeyError, ValueError):
+            raise UnknownDeadlineKind(f"no command fires deadlines of kind {kind!r}") from None
+
+    @staticmethod
+    def deadline_request(deadline: Deadline) -> tuple[str, dict[str, Any]]:
+        """The command and request every firing of a deadline shares, whoever fires it."""
+        return f"deadline:{deadline.kind.value}", {
+            "kind": deadline.kind.value, "subject": deadline.subject, "ref": deadline.ref,
+            "due": deadline.due.isoformat(),
+        }
+
+    def deadline_record(self, deadline: Deadline, response: dict[str, Any],
+                        at: datetime) -> CommandRecord:
+        command, request = self.deadline_request(deadline)
+        return CommandRecord.accept(key=deadline.idempotency_key, command=command,
+                                    request_hash=request_fingerprint(command, request),
+                                    response=response, at=at)
+
+    def fire_deadline(self, deadline: Deadline, *, now: datetime | None = None) -> CommandResult:
+        """Fires one deadline at its own due time; firing it again answers the first firing.
+
+        ``now`` is the time the caller has reached (default: the clock); a
+        deadline not yet due by then is refused.
+        """
+        reached = now or self.clock.now()
+        if deadline.due > reached:
+            raise InvalidInput(f"deadline {deadline.deadline_id} is not due until "
+                               f"{deadline.due.isoformat()} (now {reached.isoformat()})")
+        handler = self.deadline_handler(deadline.kind)
+        command, request = self.deadline_request(deadline)
+
+        def decide(uow: UnitOfWork) -> Decision:
+            return Decision(handler(self, uow, deadline))
+
+        return self.execute(command, deadline.idempotency_key, request, decide, at=deadline.due)
+
+    def retire_deadline(self, deadline: Deadline, refusal: LedgerError) -> CommandResult:
+        """Records that a deadline's command was refused for good, so it is not retried.
+
+        The record answers any later firing with the same key, and the deadlines
+        read model shows the deadline as retired with this reason.
+        """
+        command, request = self.deadline_request(deadline)
+        reason = f"{type(refusal).__name__}: {refusal}"
+        record = CommandRecord.accept(
+            key=deadline.idempotency_key, command=command,
+            request_hash=request_fingerprint(command, request),
+            response={"retired": True, "deadline_id": deadline.deadline_id,
+                      "kind": deadline.kind.value, "refusal": reason},
+            at=deadline.due,
+        )
+        try:
+            recordings = self.save(record)
+        except RecordConflictError:
+            replay = self._find_replay(deadline.idempotency_key,
+                                       request_fingerprint(command, request))
+            assert replay is not None
+            return replay
+        return CommandResult(record.response, recordings[-1].notification.id)
+
+
+def _moves_account(events: list[Any], account: str) -> bool:
+    return any(
+        p.account == account
+        for e in events if isinstance(getattr(e, "entry", None), JournalEntry)
+        for p in e.entry.postings
+    )

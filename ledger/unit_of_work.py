@@ -1,0 +1,103 @@
+"""The aggregates one command decides on, loaded once and brought up to the command's time.
+
+Deadlines win even when the scheduler is late: before a command decides on an
+aggregate, every deadline of it that fell due by the command's time is fired
+first, in due order, each at its own due time and with the key the scheduler
+would use. Those firings are saved in the same atomic unit as the command, so
+a refused command still writes nothing, and a scheduler that fires the same
+deadline later is answered from the firing's record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
+
+from domain.deadlines import Deadline, HasDeadlines, due_by
+from ledger.idempotency import CommandRecord
+
+if TYPE_CHECKING:
+    from ledger.engine import CommandEngine
+
+A = TypeVar("A")
+
+
+class UnitOfWork:
+    def __init__(self, engine: CommandEngine, at: datetime, own_key: str | None) -> None:
+        self.engine = engine
+        self.at = at
+        self._loaded: dict[UUID, Any] = {}
+        self._handled: set[str] = {own_key} if own_key else set()
+        self._firing = False
+        self.records: list[CommandRecord] = []
+        self.fired: list[Deadline] = []
+
+    def get(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate, loaded once per command and brought up to date with its clocks."""
+        if aggregate_id in self._loaded:
+            cached = self._loaded[aggregate_id]
+            return cached if isinstance(cached, kind) else None
+        found = self.engine.find(kind, aggregate_id)
+        if found is not None:
+            self._loaded[aggregate_id] = found
+            self.settle()
+        return found
+
+    def add(self, aggregate: A) -> A:
+        """A new aggregate this command creates."""
+        self._loaded[aggregate.id] = aggregate  # type: ignore[attr-defined]
+        return aggregate
+
+    def changed(self) -> list[Any]:
+        return [a for a in self._loaded.values() if a.pending_events]
+
+    @contextmanager
+    def as_of(self, when: datetime) -> Iterator[None]:
+        """Decides a deadline's firing at its own due time, not the command's."""
+        outer, self.at = self.at, when
+        try:
+            yield
+        finally:
+            self.at = outer
+
+    def settle(self) -> None:
+        """Fires every loaded aggregate's due deadlines, earliest first, until none is left."""
+        if self._firing:
+            return  # aggregates loaded by a firing are settled by the loop below
+        while True:
+            due = sorted(
+                d for agg in list(self._loaded.values()) if hasattr(agg, "running_deadlines")
+                for d in due_by(self._with_deadlines(agg), self.at)
+                if d.idempotency_key not in self._handled
+            )
+            if not due:
+                return
+            self._pre_fire(due[0])
+
+    @staticmethod
+    def _with_deadlines(agg: Any) -> HasDeadlines:
+        return agg  # type: ignore[no-any-return]
+
+    def _pre_fire(self, deadline: Deadline) -> None:
+        self._handled.add(deadline.idempotency_key)
+        if self.engine.find(CommandRecord, CommandRecord.id_for(deadline.idempotency_key)):
+            return  # fired (or retired) before: its outcome is already in the state
+        handler = self.engine.deadline_handler(deadline.kind)
+        # A firing refused here refuses the command too (the aggregates may hold
+        # half of it); the scheduler retires such a deadline with its reason,
+        # after which it is skipped above.
+        self._firing = True
+        try:
+            with self.as_of(deadline.due):
+                response = handler(self.engine, self, deadline)
+        finally:
+            self._firing = False
+        self.fired.append(deadline)
+        self.records.append(self.engine.deadline_record(deadline, response, self.at))
+
+
+Handler = Callable[["CommandEngine", UnitOfWork, Deadline], dict[str, Any]]
+"""Fires one deadline inside a unit of work; answers what it did."""

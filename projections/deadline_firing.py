@@ -1,0 +1,143 @@
+"""Firing what fell due: the scheduler's tick and the test clock's advance share this.
+
+Deadlines fire in due-time order, each at its own due time, re-reading the
+table after every firing (a release starts a security period that may itself
+fall due before ``upto``). A command refused for a reason that will not change
+retires its deadline with the refusal recorded; anything else (a conflict, a
+store outage) is left for the next tick. Only one scheduler works a store at a
+time: a PostgreSQL advisory lock, or a lock file beside a SQLite database; and
+even if two did, each firing's derived idempotency key makes it happen once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from domain.deadlines import Deadline
+from domain.errors import ConcurrencyConflict, LedgerError
+from ledger.application import EscrowLedger
+from ledger.stores import backend_of
+from projections.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+_LOCAL_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Fired:
+    deadline: Deadline
+    response: dict[str, Any]
+    retired: bool
+    replayed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.deadline
+        return {"deadline_id": d.deadline_id, "kind": d.kind.value, "subject": d.subject,
+                "ref": d.ref, "due": d.due.isoformat(), "retired": self.retired,
+                "outcome": self.response}
+
+
+def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> Fired:
+    try:
+        result = app.fire_deadline(deadline, now=now)
+    except ConcurrencyConflict:
+        raise
+    except LedgerError as refusal:
+        log.warning("deadline %s refused for good, retired: %s", deadline.deadline_id, refusal)
+        retired = app.retire_deadline(deadline, refusal)
+        return Fired(deadline, retired.response, True, retired.replayed)
+    return Fired(deadline, result.response, bool(result.response.get("retired")),
+                 result.replayed)
+
+
+def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
+             *, limit: int = 1000) -> list[Fired]:
+    """Fires up to ``limit`` deadlines due by ``upto``, earliest first."""
+    fired: list[Fired] = []
+    tried: set[str] = set()
+    while len(fired) < limit:
+        runner.catch_up()
+        due = [d for d in runner.deadlines.queries.due(upto, limit=len(tried) + 1)
+               if d.idempotency_key not in tried]
+        if not due:
+            break
+        tried.add(due[0].idempotency_key)
+        fired.append(fire_one(app, due[0], upto))
+    if fired:
+        runner.catch_up()
+    return fired
+
+
+def advance_test_clock(app: EscrowLedger, runner: ProjectionRunner, to: datetime,
+                       *, actor: str, idempotency_key: str | None) -> dict[str, Any]:
+    """Moves the test clock to ``to``, firing everything that falls due on the way first.
+
+    A replayed key answers the first advance; a move that is not forward is
+    refused before anything fires.
+    """
+    replay = app.replay_of("advance_test_clock", idempotency_key, {"to": to.isoformat()})
+    if replay is not None:
+        return {**replay.response, "position": replay.position, "replayed": True}
+    app.check_clock_moves_to(to)
+    with exclusive_tick(runner, wait=True):
+        fired = fire_due(app, runner, to, limit=1_000_000)
+    result = app.record_clock_advance(to=to, fired=[f.to_json() for f in fired], actor=actor,
+                                      idempotency_key=idempotency_key)
+    runner.catch_up()
+    return {**result.response, "position": result.position, "replayed": result.replayed}
+
+
+def _advisory_key(schema: str) -> int:
+    digest = hashlib.sha256(f"escrow-ledger:scheduler:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive_tick(runner: ProjectionRunner, *, wait: bool = False) -> Iterator[bool]:
+    """True while this process alone works the store's deadlines; False if another does.
+
+    With ``wait`` it waits for the other to finish its tick instead (the test
+    clock must fire everything before it moves).
+    """
+    view: Any = runner.deadlines.view
+    if backend_of(view) == "postgres":
+        key = _advisory_key(view.datastore.schema)
+        with view.datastore.get_connection() as conn:
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(%s)", [key])
+                got = True
+            else:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", [key]).fetchone()
+                got = bool(row and row["got"])
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+                conn.rollback()
+        return
+    name = str(view.datastore.pool.db_name)
+    if ":memory:" in name or name.startswith("file:"):
+        with _LOCAL_LOCK:
+            yield True
+        return
+    with Path(name + ".scheduler.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
