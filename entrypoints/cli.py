@@ -48,6 +48,17 @@ def _scheduler(app: EscrowLedger, settings: Settings) -> Any:
                            batch_size=settings.scheduler_batch_size)
 
 
+def prepare_ledger(settings: Settings, *, demo: bool) -> EscrowLedger:
+    """The ledger a server runs on; demo data only when asked for, never by default."""
+    app = build_ledger(settings)
+    if settings.test_clock:
+        print(TEST_CLOCK_WARNING, file=sys.stderr)
+    if demo:
+        for line in _seed(app):
+            print(f"demo: {line}")
+    return app
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -55,12 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     keys = settings.parsed_api_keys()
-    app = build_ledger(settings)
-    if settings.test_clock:
-        print(TEST_CLOCK_WARNING, file=sys.stderr)
-    if args.demo:
-        for line in _seed(app):
-            print(f"demo: {line}")
+    app = prepare_ledger(settings, demo=args.demo)
     if not keys:
         key = dev_api_key()
         keys = {key: SCOPES}
@@ -84,9 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """The scheduler alone, for a deployment that runs the API elsewhere."""
     settings = Settings()
-    app = build_ledger(settings)
-    if settings.test_clock:
-        print(TEST_CLOCK_WARNING, file=sys.stderr)
+    app = prepare_ledger(settings, demo=False)
     scheduler = _scheduler(app, settings)
     print(f"scheduler polling {settings.database_url} every "
           f"{settings.scheduler_interval_seconds:g}s (Ctrl-C to stop)")

@@ -96,7 +96,6 @@ class CommandEngine(Application[UUID]):
             uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
             try:
                 decision = decide(uow)
-                uow.settle()  # aggregates created by the decision have no clocks due yet
                 to_save = [*uow.changed(), *self._credit_followers(uow)]
             except LedgerError:
                 # A replayed key whose command no longer fits the state (approve twice)

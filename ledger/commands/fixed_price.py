@@ -127,6 +127,11 @@ def load_parties(uow: UnitOfWork, contract_id: UUID | str,
     return Parties(c, relationship, balance)
 
 
+def fired_by(d: Deadline) -> str:
+    """The actor of a firing names the deadline that caused it, key and all."""
+    return f"system:{d.idempotency_key}"
+
+
 def _auto_release(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[str, Any]:
     """The client did not answer a submission for 14 days: silence approves it."""
     p = load_parties(uow, d.subject)
@@ -134,7 +139,7 @@ def _auto_release(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[s
         return {"contract_id": d.subject, "milestone_id": d.ref, "released": False}
     event = release_to_freelancer(
         p, milestone_id=d.ref, gross=p.contract.milestone(d.ref).escrow,
-        reason=SILENCE_APPROVED_REVIEW, at=d.due, actor="system:deadline:auto_release",
+        reason=SILENCE_APPROVED_REVIEW, at=d.due, actor=fired_by(d),
         fees=engine.fees,
     )
     return {**to_json(Released.of(event)), "released": True, "reason": event.reason}
@@ -146,8 +151,7 @@ def _refund_request_timeout(engine: CommandEngine, uow: UnitOfWork,
     c = load_contract(uow, d.subject)
     if not c.refund_request_lapsed(d.ref, d.due):
         return {"contract_id": d.subject, "request_id": d.ref, "refunded": False}
-    c.approve_refund_request(request_id=d.ref, at=d.due,
-                             actor="system:deadline:refund_request_timeout",
+    c.approve_refund_request(request_id=d.ref, at=d.due, actor=fired_by(d),
                              reason=SILENCE_APPROVED_REFUND)
     return {"contract_id": d.subject, "request_id": d.ref, "refunded": True,
             "status": c.status.value, "reason": SILENCE_APPROVED_REFUND}

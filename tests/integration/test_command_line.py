@@ -69,3 +69,27 @@ def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, cloc
     balance = app.find_freelancer_balance("f1")
     assert balance is not None
     assert balance.available_in("USD") == money("450.00", "USD")
+
+
+def test_a_server_seeds_no_demo_unless_asked(
+        database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from entrypoints.cli import prepare_ledger
+    from ledger.settings import Settings
+
+    plain = prepare_ledger(Settings(database_url=database_url), demo=False)
+    assert plain.position() == 0, "a production store must never receive demo contracts"
+    plain.close()
+    demo = prepare_ledger(Settings(database_url=database_url), demo=True)
+    assert demo.position() > 0
+    assert "demo: opened fixed-price contract" in capsys.readouterr().out
+    demo.close()
+
+
+def test_serve_warns_loudly_when_the_test_clock_is_on(
+        database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from entrypoints.cli import prepare_ledger
+    from ledger.settings import Settings
+
+    app = prepare_ledger(Settings(database_url=database_url, test_clock=True), demo=False)
+    assert "TEST CLOCK" in capsys.readouterr().err
+    app.close()
