@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from domain.bookkeeping.postings import books_balance
 from ledger.application import EscrowLedger
 from ledger.bootstrap import build_ledger
 from ledger.settings import SCOPES, Settings
@@ -136,7 +137,7 @@ def cmd_trial_balance(args: argparse.Namespace) -> int:
     totals = runner.queries.trial_balance()
     print(f"position {position}; debits - credits per currency: "
           + ", ".join(f"{c} {v}" for c, v in totals.items()))
-    return 0 if all(v == 0 for v in totals.values()) else 1
+    return 0 if books_balance(totals) else 1
 
 
 def cmd_rebuild_projections(args: argparse.Namespace) -> int:

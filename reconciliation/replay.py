@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.application import Application
 
 from domain.bookkeeping.accounts import kind_of
-from domain.bookkeeping.postings import JournalEntry
+from domain.bookkeeping.postings import JournalEntry, books_balance
 from projections.journal import JournalQueries
 
 
@@ -37,7 +37,7 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        return not self.breaks and all(v == 0 for v in self.trial_balance.values())
+        return not self.breaks and books_balance(self.trial_balance)
 
 
 def replay_balances(app: Application[Any], upto: int | None = None) -> tuple[

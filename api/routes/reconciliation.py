@@ -10,6 +10,7 @@ from api.deps import AuditCaller, FinanceCaller
 from api.models import ReplayCheckOut, TrialBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
+from domain.bookkeeping.postings import books_balance
 from reconciliation.replay import compare_with_projection
 
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
@@ -27,7 +28,7 @@ def trial_balance(services: ServicesDep, caller: FinanceCaller) -> dict[str, Any
     totals = services.projector.queries.trial_balance()
     return {
         "position": position,
-        "balanced": all(v == 0 for v in totals.values()),
+        "balanced": books_balance(totals),
         "currencies": [{"currency": c, "net": str(v)} for c, v in totals.items()],
     }
 

@@ -103,6 +103,11 @@ class JournalEntry:
         return sum((p.signed for p in self.postings if p.account == account), Decimal(0))
 
 
+def books_balance(net_by_currency: Mapping[str, Decimal]) -> bool:
+    """Debits equal credits in every currency: the first invariant of the ledger."""
+    return all(net == 0 for net in net_by_currency.values())
+
+
 def leg(side: Side, account: str, amount: Money) -> Posting | None:
     """A posting, or nothing when the amount is zero (fees of $0 post nothing)."""
     if amount.amount == 0:

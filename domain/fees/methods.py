@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 from domain.errors import UnknownPaymentMethod, UnknownWithdrawalMethod
 
@@ -34,3 +37,21 @@ def parse_withdrawal_method(method: object) -> WithdrawalMethod:
     if isinstance(method, str) and method in WithdrawalMethod.__members__.values():
         return WithdrawalMethod(method)
     raise UnknownWithdrawalMethod(f"unknown withdrawal method {method!r}")
+
+
+def default_withdrawal_fees() -> Mapping[WithdrawalMethod, Decimal]:
+    return MappingProxyType({
+        WithdrawalMethod.US_BANK: Decimal("0"),
+        WithdrawalMethod.LOCAL_BANK: Decimal("0.99"),
+        WithdrawalMethod.USD_WIRE: Decimal("50"),
+        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("2"),
+    })
+
+
+def default_withdrawal_minimums() -> Mapping[WithdrawalMethod, Decimal]:
+    return MappingProxyType({
+        WithdrawalMethod.US_BANK: Decimal("0"),
+        WithdrawalMethod.LOCAL_BANK: Decimal("5"),
+        WithdrawalMethod.USD_WIRE: Decimal("0"),
+        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("0"),
+    })

@@ -83,3 +83,17 @@ def schedule_from_overrides(cls: type[FeeSchedule], overrides: Mapping[str, Any]
             f"(not {base.version!r})"
         )
     return candidate
+
+
+def schedule_to_dict(schedule: FeeSchedule) -> dict[str, Any]:
+    """Every figure, JSON-safe; ``from_overrides`` reads it back unchanged."""
+    out: dict[str, Any] = {"version": schedule.version, "currency": schedule.currency}
+    for name in _RATE_FIELDS:
+        out[name] = str(getattr(schedule, name))
+    for name in _DATE_FIELDS:
+        out[name] = getattr(schedule, name).isoformat()
+    for name in _TIER_FIELDS:
+        out[name] = [[None if b is None else str(b), str(v)] for b, v in getattr(schedule, name)]
+    for name in _METHOD_MAP_FIELDS:
+        out[name] = {str(m): str(v) for m, v in getattr(schedule, name).items()}
+    return out

@@ -33,6 +33,8 @@ from domain.errors import (
 from domain.fees.methods import (
     PaymentMethod,
     WithdrawalMethod,
+    default_withdrawal_fees,
+    default_withdrawal_minimums,
     parse_payment_method,
     parse_withdrawal_method,
 )
@@ -66,24 +68,6 @@ _WITHDRAWAL_SLUG = "2026-11"
 _NO_FEE_SLUG = "none"
 
 Tiers = tuple[tuple[Decimal | None, Decimal], ...]
-
-
-def _default_withdrawal_fees() -> Mapping[WithdrawalMethod, Decimal]:
-    return MappingProxyType({
-        WithdrawalMethod.US_BANK: Decimal("0"),
-        WithdrawalMethod.LOCAL_BANK: Decimal("0.99"),
-        WithdrawalMethod.USD_WIRE: Decimal("50"),
-        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("2"),
-    })
-
-
-def _default_withdrawal_minimums() -> Mapping[WithdrawalMethod, Decimal]:
-    return MappingProxyType({
-        WithdrawalMethod.US_BANK: Decimal("0"),
-        WithdrawalMethod.LOCAL_BANK: Decimal("5"),
-        WithdrawalMethod.USD_WIRE: Decimal("0"),
-        WithdrawalMethod.INSTANT_DEBIT_CARD: Decimal("0"),
-    })
 
 
 _RATE_FIELDS = (
@@ -143,10 +127,10 @@ class FeeSchedule:
     )
     # withdrawal; mappings are excluded from the hash (they are read-only proxies)
     withdrawal_fees: Mapping[WithdrawalMethod, Decimal] = field(
-        default_factory=_default_withdrawal_fees, hash=False
+        default_factory=default_withdrawal_fees, hash=False
     )
     withdrawal_minimums: Mapping[WithdrawalMethod, Decimal] = field(
-        default_factory=_default_withdrawal_minimums, hash=False
+        default_factory=default_withdrawal_minimums, hash=False
     )
 
     def __post_init__(self) -> None:
@@ -245,16 +229,9 @@ class FeeSchedule:
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure, JSON-safe; ``from_overrides`` reads it back unchanged."""
-        out: dict[str, Any] = {"version": self.version, "currency": self.currency}
-        for name in _RATE_FIELDS:
-            out[name] = str(getattr(self, name))
-        for name in _DATE_FIELDS:
-            out[name] = getattr(self, name).isoformat()
-        for name in _TIER_FIELDS:
-            out[name] = [[None if b is None else str(b), str(v)] for b, v in getattr(self, name)]
-        for name in _METHOD_MAP_FIELDS:
-            out[name] = {str(m): str(v) for m, v in getattr(self, name).items()}
-        return out
+        from domain.fees.overrides import schedule_to_dict
+
+        return schedule_to_dict(self)
 
     # --- ids ----------------------------------------------------------------------
 
