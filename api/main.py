@@ -26,6 +26,15 @@ from ledger.stores import backend_of
 from ledger.test_clock import StoredClock
 from projections.runner import BackgroundProjector, ProjectionRunner
 
+DESCRIPTION = (
+    "Contracts, escrow and payments ledger for a freelance marketplace.\n\n"
+    "Authenticate with `Authorization: Bearer <API key>`; commands need the "
+    "`commands` scope and an `Idempotency-Key` header, reads need `read`. "
+    "Money is `{\"amount\": \"500.00\", \"currency\": \"USD\"}` with the amount a "
+    "string. Errors are `application/problem+json` whose `type` is "
+    "`https://escrow-ledger.dev/problems/<slug>`."
+)
+
 
 def package_version() -> str:
     """The installed distribution's version, else the source tree's pyproject."""
@@ -111,14 +120,7 @@ def create_app(
     app = FastAPI(
         title="escrow-ledger",
         version=package_version(),
-        description=(
-            "Contracts, escrow and payments ledger for a freelance marketplace.\n\n"
-            "Authenticate with `Authorization: Bearer <API key>`; commands need the "
-            "`commands` scope and an `Idempotency-Key` header, reads need `read`. "
-            "Money is `{\"amount\": \"500.00\", \"currency\": \"USD\"}` with the amount a "
-            "string. Errors are `application/problem+json` whose `type` is "
-            "`https://escrow-ledger.dev/problems/<slug>`."
-        ),
+        description=DESCRIPTION,
         lifespan=_lifespan,
     )
     app.state.services = services

@@ -35,6 +35,9 @@ class UnitOfWork:
         self.records: list[CommandRecord] = []
         self.fired: list[Deadline] = []
 
+    def __contains__(self, aggregate_id: object) -> bool:
+        return aggregate_id in self._loaded
+
     def get(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate, loaded once per command and brought up to date with its clocks."""
         if aggregate_id in self._loaded:
@@ -45,6 +48,12 @@ class UnitOfWork:
             self._loaded[aggregate_id] = found
             self.settle()
         return found
+
+    def adopt(self, aggregate: A) -> A:
+        """An aggregate the caller already loaded (to check its stored version), settled."""
+        self._loaded[aggregate.id] = aggregate  # type: ignore[attr-defined]
+        self.settle()
+        return aggregate
 
     def add(self, aggregate: A) -> A:
         """A new aggregate this command creates."""

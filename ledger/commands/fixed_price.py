@@ -103,14 +103,17 @@ def load_contract(uow: UnitOfWork, contract_id: UUID | str,
         cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
     except ValueError:
         raise ContractNotFound(f"contract {contract_id!r} not found") from None
-    if expected_version is not None:
+    c: FixedPriceContract | None
+    if expected_version is not None and cid not in uow:
         stored = uow.engine.find(FixedPriceContract, cid)
         if stored is not None and stored.version != expected_version:
             raise VersionMismatch(
                 f"contract {contract_id} is at version {stored.version}, not "
                 f"{expected_version}: read it again and decide on the current state"
             )
-    c = uow.get(FixedPriceContract, cid)
+        c = None if stored is None else uow.adopt(stored)
+    else:
+        c = uow.get(FixedPriceContract, cid)
     if c is None:
         raise ContractNotFound(f"contract {contract_id} not found")
     return c
