@@ -30,5 +30,7 @@ def build_ledger(settings: Settings, *, clock: Clock | None = None) -> EscrowLed
     ledger = EscrowLedger(env, clock=clock, fees=fee_schedule(settings))
     if settings.test_clock and clock is None:
         start = settings.test_clock_start or datetime.now(UTC)
-        ledger.clock = StoredClock(ledger, start)
+        clock = StoredClock(ledger, start)
+        clock.ensure_started()
+        ledger.clock = clock
     return ledger

@@ -10,7 +10,7 @@ its own due time, before the clock records its new time.
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -57,20 +57,25 @@ class TestClock(Aggregate):
 
 
 class StoredClock:
-    """The time the store's test clock shows; started at ``start`` on an empty store."""
+    """The time the store's test clock shows.
+
+    ``ensure_started`` records where it starts (once per store, when the
+    ledger is built), so reading the time never writes: a refused command, or
+    ``GET /v1/test-clock``, leaves the log as it was.
+    """
 
     def __init__(self, engine: CommandEngine, start: datetime) -> None:
         self.engine = engine
-        self.start = start
+        self.start = start.astimezone(UTC)
+
+    def ensure_started(self) -> None:
+        if self.engine.find(TestClock, TEST_CLOCK_ID) is None:
+            with suppress(RecordConflictError):  # another process started it first
+                self.engine.save(TestClock.start(self.start))
 
     def now(self) -> datetime:
         clock = self.engine.find(TestClock, TEST_CLOCK_ID)
-        if clock is None:
-            with suppress(RecordConflictError):  # another process started it first
-                self.engine.save(TestClock.start(self.start))
-            clock = self.engine.find(TestClock, TEST_CLOCK_ID)
-            assert clock is not None
-        return clock.now
+        return self.start if clock is None else clock.now
 
 
 class TestClockCommands(CommandEngine):
@@ -81,6 +86,7 @@ class TestClockCommands(CommandEngine):
         idempotency_key: str | None = None,
     ) -> CommandResult:
         """Moves the test clock to ``to``; ``fired`` says which deadlines fell due on the way."""
+        to = to.astimezone(UTC)
         request = {"to": to.isoformat()}
 
         def decide(uow: UnitOfWork) -> Decision:
@@ -96,6 +102,7 @@ class TestClockCommands(CommandEngine):
 
     def check_clock_moves_to(self, to: datetime) -> None:
         """Refuses, before anything fires, a move that is not forward."""
+        to = to.astimezone(UTC)
         now = self.clock.now()
         if to <= now:
             raise ClockNotForward(

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> Fired:
     except LedgerError as refusal:
         log.warning("deadline %s refused for good, retired: %s", deadline.deadline_id, refusal)
         retired = app.retire_deadline(deadline, refusal)
-        return Fired(deadline, retired.response, True, retired.replayed)
+        # a racing scheduler may have fired it meanwhile: its record says which
+        return Fired(deadline, retired.response, bool(retired.response.get("retired")),
+                     retired.replayed)
     return Fired(deadline, result.response, bool(result.response.get("retired")),
                  result.replayed)
 
@@ -85,6 +87,7 @@ def advance_test_clock(app: EscrowLedger, runner: ProjectionRunner, to: datetime
     A replayed key answers the first advance; a move that is not forward is
     refused before anything fires.
     """
+    to = to.astimezone(UTC)
     replay = app.replay_of("advance_test_clock", idempotency_key, {"to": to.isoformat()})
     if replay is not None:
         return {**replay.response, "position": replay.position, "replayed": True}

@@ -97,7 +97,10 @@ def _cursor(after: str | None) -> tuple[int, str] | None:
         return None
     try:
         due_us, _, deadline_id = base64.urlsafe_b64decode(after.encode()).decode().partition(" ")
-        return int(due_us), deadline_id
+        position = int(due_us)
+        if not -(2**63) <= position < 2**63:
+            raise ValueError("beyond any stored time")
+        return position, deadline_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ApiProblem(422, "invalid-cursor",
                          "'after' must be a next_cursor this list returned") from None
