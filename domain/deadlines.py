@@ -36,6 +36,12 @@ class DeadlineKind(StrEnum):
     """Freelancer silent 7 days after an escrow refund request: it is approved."""
     SECURITY_PERIOD = "security_period"
     """Released money pending 5 days becomes available."""
+    HOURLY_INVOICE = "hourly_invoice"
+    """Monday 12:00: the week before is invoiced and its time closes."""
+    HOURLY_REVIEW_END = "hourly_review_end"
+    """Friday 23:59 after the invoice: what is still in review goes to the freelancer."""
+    HOURLY_DISPUTE_RESPONSE = "hourly_dispute_response"
+    """Freelancer silent 3 days after an hourly dispute: it is accepted."""
 
 
 @dataclass(frozen=True, order=True)

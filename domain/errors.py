@@ -84,6 +84,12 @@ class UnsupportedContractKind(InvalidInput):
     type = "unsupported-contract-kind"
 
 
+class RateBelowMinimum(InvalidInput):
+    """An hourly rate below the marketplace minimum ($3/h)."""
+
+    type = "rate-below-minimum"
+
+
 class InvalidFeeRate(InvalidInput):
     """A per-contract service fee rate lies outside the permitted range (0%-15%)."""
 
@@ -159,6 +165,14 @@ class FreelancerNotFound(NotFound):
     type = "freelancer-not-found"
 
 
+class TimeEntryNotFound(NotFound):
+    type = "time-entry-not-found"
+
+
+class DisputeNotFound(NotFound):
+    type = "dispute-not-found"
+
+
 class AccountNotFound(NotFound):
     type = "account-not-found"
 
@@ -212,6 +226,36 @@ class InsufficientFunds(StateConflict):
     """A freelancer or client balance would go below zero."""
 
     type = "insufficient-funds"
+
+
+class ManualTimeNotAllowed(StateConflict):
+    """Manual time on a contract whose terms allow only tracked time."""
+
+    type = "manual-time-not-allowed"
+
+
+class WeekClosed(StateConflict):
+    """Time of a billing week that was invoiced (Monday 12:00) can no longer change."""
+
+    type = "week-closed"
+
+
+class DisputeStateError(StateConflict):
+    """The dispute is not in a state (or window) that allows this step."""
+
+    type = "dispute-state"
+
+
+class WindowClosed(StateConflict):
+    """A bonus, refund or dispute asked for after the rules' window for it closed."""
+
+    type = "window-closed"
+
+
+class WrongContractKind(StateConflict):
+    """A fixed-price step on an hourly contract, or the reverse."""
+
+    type = "wrong-contract-kind"
 
 
 class WrongParty(StateConflict):

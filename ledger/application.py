@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from domain.deadlines import DeadlineKind
-from ledger.commands import fixed_price, maturity
-from ledger.commands.fixed_price import FixedPriceCommands
+from ledger.commands import fixed_price, hourly, maturity
+from ledger.commands.extras import ExtraPaymentCommands
+from ledger.commands.hourly import HourlyCommands
+from ledger.commands.lifecycle import LifecycleCommands
 from ledger.commands.maturity import MaturityCommands
 from ledger.engine import CommandResult, Decision
 from ledger.reads import LogReads
@@ -22,12 +24,20 @@ from ledger.unit_of_work import Handler
 __all__ = ["CommandResult", "Decision", "EscrowLedger"]
 
 
-class EscrowLedger(FixedPriceCommands, MaturityCommands, TestClockCommands, LogReads):
+class EscrowLedger(
+    LifecycleCommands,  # opening and ending either kind, and the fixed-price commands
+    HourlyCommands,
+    ExtraPaymentCommands,
+    MaturityCommands,
+    TestClockCommands,
+    LogReads,
+):
     """The system of record for contracts, escrow and freelancer balances."""
 
     name = "EscrowLedger"
 
     DEADLINES: ClassVar[Mapping[DeadlineKind, Handler]] = {
         **fixed_price.DEADLINES,
+        **hourly.DEADLINES,
         **maturity.DEADLINES,
     }

@@ -7,6 +7,7 @@ so the stored form is explicit and stable across code changes.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
@@ -14,6 +15,7 @@ from moneyed import Money
 
 from domain.balances.freelancer_balance import PendingLot
 from domain.bookkeeping.postings import JournalEntry
+from domain.contracts.hourly_week import LimitChange
 from domain.contracts.milestone import EscrowMovement
 from domain.fees.quotes import FeeQuote
 from domain.money import restore_money
@@ -28,6 +30,19 @@ class MoneyAsDict(Transcoding):
 
     def decode(self, data: dict[str, str]) -> Money:
         return restore_money(data["amount"], data["currency"])
+
+
+class DateAsISO(Transcoding):
+    """A calendar date (an hourly week's Monday): ``2026-03-02``."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
 
 
 class _ViaDict(Transcoding):
@@ -58,6 +73,11 @@ class EscrowMovementAsDict(_ViaDict):
     name = "escrow_movement"
 
 
+class LimitChangeAsDict(_ViaDict):
+    type = LimitChange
+    name = "limit_change"
+
+
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     for transcoding in (
         MoneyAsDict(),
@@ -65,5 +85,7 @@ def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
         FeeQuoteAsDict(),
         PendingLotAsDict(),
         EscrowMovementAsDict(),
+        DateAsISO(),
+        LimitChangeAsDict(),
     ):
         transcoder.register(transcoding)

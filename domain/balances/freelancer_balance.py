@@ -8,6 +8,7 @@ its security period ends, because maturity is per payment, not per freelancer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,9 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.bookkeeping.postings import JournalEntry, credit, debit
+from domain.bookkeeping.postings import JournalEntry, Side, credit, debit, leg
 from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, started, stopped
+from domain.errors import InsufficientFunds
 from domain.money import restore_money, zero
 
 SECURITY_PERIOD = DeadlineKind.SECURITY_PERIOD
@@ -97,6 +99,31 @@ class FreelancerBalance(Aggregate):
             return [stopped(SECURITY_PERIOD, self.originator_id, lot_id)
                     for lot_id in self.lot_ids]
 
+    class EarningsRefunded(Aggregate.Event):
+        """The freelancer refunded a client: from available first, then pending lots."""
+
+        refund_id: str
+        amount: Money
+        from_available: Money
+        from_lots: dict[str, Money]
+        lots_before: dict[str, Money]
+        entry: JournalEntry
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            code = self.amount.currency.code
+            agg.available = {**agg.available, code: agg.available_in(code) - self.from_available}
+            agg.lots = [
+                lot if lot.lot_id not in self.from_lots
+                else dataclasses.replace(lot, amount=lot.amount - self.from_lots[lot.lot_id])
+                for lot in agg.lots
+            ]
+            agg.lots = [lot for lot in agg.lots if lot.amount.amount > 0]
+
+        def deadline_changes(self) -> list[DeadlineChange]:
+            emptied = [lot_id for lot_id, taken in self.from_lots.items()
+                       if taken == self.lots_before.get(lot_id)]
+            return [stopped(SECURITY_PERIOD, self.originator_id, lot_id) for lot_id in emptied]
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         freelancer_id: str
         lots: list[PendingLot]
@@ -132,6 +159,35 @@ class FreelancerBalance(Aggregate):
         """Each pending lot's security period."""
         return [Deadline(lot.available_at, SECURITY_PERIOD, str(self.id), lot.lot_id)
                 for lot in self.lots]
+
+    def refund(self, *, refund_id: str, amount: Money, refund_to: str, at: datetime) -> None:
+        """Takes ``amount`` from available first, then the newest pending lots."""
+        code = amount.currency.code
+        if amount > self.available_in(code) + self.pending_in(code):
+            raise InsufficientFunds(
+                f"{self.freelancer_id} holds {self.available_in(code).amount} available and "
+                f"{self.pending_in(code).amount} pending {code}; cannot refund {amount.amount}")
+        from_available = min(amount, self.available_in(code))
+        left = amount - from_available
+        taken: dict[str, Money] = {}
+        for lot in sorted((x for x in self.lots if x.amount.currency.code == code),
+                          key=lambda x: x.available_at, reverse=True):
+            if left.amount == 0:
+                break
+            take = min(lot.amount, left)
+            taken[lot.lot_id] = take
+            left = left - take
+        entry = JournalEntry.of(f"refund {refund_id} by {self.freelancer_id} to the client", [
+            leg(Side.DEBIT, accounts.freelancer_available(self.freelancer_id), from_available),
+            leg(Side.DEBIT, accounts.freelancer_pending(self.freelancer_id),
+                amount - from_available),
+            leg(Side.CREDIT, refund_to, amount),
+        ])
+        self.trigger_event(self.EarningsRefunded, timestamp=at, refund_id=refund_id,
+                           amount=amount, from_available=from_available, from_lots=taken,
+                           lots_before={lot.lot_id: lot.amount for lot in self.lots
+                                        if lot.lot_id in taken},
+                           entry=entry)
 
     def due_lots(self, at: datetime) -> list[PendingLot]:
         return [lot for lot in self.lots if lot.available_at <= at]

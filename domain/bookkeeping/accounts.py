@@ -8,6 +8,7 @@ history never depends on today's code. The prefix decides the kind.
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
@@ -67,6 +68,16 @@ def deferred_initiation_fee(contract_id: UUID) -> str:
     return f"deferred:initiation_fee:{contract_id}"
 
 
+def hourly_review(contract_id: UUID, week_start: date) -> str:
+    """An hourly week's charge, held from Monday's invoice until its review ends."""
+    return f"hourly_review:{contract_id}:{week_start.isoformat()}"
+
+
+def escrow_under_dispute(contract_id: UUID) -> str:
+    """Money a dispute froze on a contract, until the dispute's outcome moves it."""
+    return f"escrow_dispute:{contract_id}"
+
+
 PARTY_ID = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}"
 """Client and freelancer ids become parts of account ids: no ':' or spaces."""
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -79,6 +90,8 @@ _CHART: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
         (rf"revenue:(?:{_REVENUE})", AccountKind.INCOME),
         (rf"deferred:initiation_fee:{_UUID}", AccountKind.LIABILITY),
         (rf"escrow:{_UUID}:{_UUID}", AccountKind.LIABILITY),
+        (rf"hourly_review:{_UUID}:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}", AccountKind.LIABILITY),
+        (rf"escrow_dispute:{_UUID}", AccountKind.LIABILITY),
         (rf"freelancer:{PARTY_ID}:(?:pending|available)", AccountKind.LIABILITY),
         (rf"client:{PARTY_ID}:credit", AccountKind.LIABILITY),
         (rf"client:{PARTY_ID}:funding_source", AccountKind.EXTERNAL),

@@ -20,8 +20,9 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.contracts import escrow
+from domain.contracts import escrow, payments
 from domain.contracts import fixed_price_events as events
+from domain.contracts.hourly_week import Payment
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
 from domain.contracts.terms import (
@@ -69,6 +70,8 @@ class FixedPriceContract(Aggregate):
     EscrowRefundRequested = events.EscrowRefundRequested
     EscrowRefunded = events.EscrowRefunded
     InitiationFeeReturned = events.InitiationFeeReturned
+    BonusPaid = payments.BonusPaid
+    ClientRefunded = payments.ClientRefunded
     Ended = events.Ended
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
@@ -89,6 +92,8 @@ class FixedPriceContract(Aggregate):
         marketplace_fee_refunded: Money
         ended_at: datetime | None
         ended_by: str | None
+        payments: tuple[Payment, ...]
+        refunds: tuple[Payment, ...]
 
     # ---- queries -------------------------------------------------------------
 
@@ -407,6 +412,10 @@ class FixedPriceContract(Aggregate):
     def require_active(self) -> None:
         if self.status is not ContractStatus.ACTIVE:
             raise ContractNotActive(f"contract {self.id} is {self.status.value}")
+
+    def record_payment(self, at: datetime, net: Money, ref: str) -> None:
+        """Called by events only: what the freelancer was paid, for the refund window."""
+        self.payments = (*self.payments, Payment(at, net, ref))
 
     def set_milestone(self, milestone_id: str, **changes: Any) -> None:
         """Replaces one milestone's value; called by events only."""

@@ -58,6 +58,8 @@ class Opened(Aggregate.Created):
         c.marketplace_fee_refunded = zero(self.currency)
         c.ended_at = None
         c.ended_by = None
+        c.payments = ()
+        c.refunds = ()
 
 
 class MilestoneAdded(Aggregate.Event):
@@ -166,6 +168,7 @@ class MilestoneReleased(Aggregate.Event):
                         released=m.released + self.gross, status=MilestoneStatus.RELEASED,
                         review_due_at=None)
         c.total_released = c.total_released + self.gross
+        c.record_payment(self.timestamp, self.net, f"milestone {self.milestone_id}")
         if self.initiation_fee_recognised is not None:
             c.initiation_fee_settled = True
 

@@ -22,24 +22,52 @@ from domain.contracts.milestone import EscrowMovement
 from domain.contracts.terms import Party
 from domain.errors import InsufficientEscrow, InvalidInput
 from domain.fees.methods import PaymentMethod
+from domain.fees.quotes import FeeQuote
 from domain.fees.schedule import FeeSchedule
 from domain.money import money, require_positive, require_same_currency, zero
 from domain.periods import SECURITY_PERIOD
 
 
 @dataclass
-class Parties:
-    """The aggregates a release decides together."""
+class Earner:
+    """What every payment to a freelancer touches besides its contract."""
 
-    contract: FixedPriceContract
     relationship: Relationship
     balance: FreelancerBalance
+
+
+@dataclass
+class Parties(Earner):
+    """The aggregates a fixed-price release decides together."""
+
+    contract: FixedPriceContract
 
 
 def top_tier_threshold(fees: FeeSchedule, currency: str) -> Money:
     """Lifetime billings above which the tiered era charged its lowest rate."""
     bounds = [bound for bound, _ in fees.tiers if bound is not None]
     return money(max(bounds), currency)
+
+
+def service_fee_on(p: Parties | Earner, gross: Money, at: datetime, fees: FeeSchedule,
+                   contract_rate: object) -> FeeQuote:
+    """The service fee on a payment, by the era's rule and the relationship's billings."""
+    return fees.service_fee(
+        gross, at, prior_billings=p.relationship.lifetime_billings,
+        top_tier_since=p.relationship.top_tier_since,
+        contract_rate=contract_rate,  # type: ignore[arg-type]
+    )
+
+
+def credit_earnings(p: Parties | Earner, quote: FeeQuote, *, lot_id: str, contract_id: str,
+                    ref: str, at: datetime, fees: FeeSchedule) -> datetime:
+    """Bills the relationship and puts the net in a pending lot; answers when it matures."""
+    available_at = at + SECURITY_PERIOD
+    p.relationship.record_billing(quote.basis, at, f"payment {lot_id}",
+                                  top_tier_threshold(fees, quote.basis.currency.code))
+    p.balance.add_pending(PendingLot(lot_id, quote.net, available_at, contract_id, ref),
+                          released_by_event=lot_id, at=at)
+    return available_at
 
 
 def release_to_freelancer(
@@ -54,33 +82,15 @@ def release_to_freelancer(
     allow_closed: bool = False,
 ) -> MilestoneReleased:
     c = p.contract
-    quote = fees.service_fee(
-        gross,
-        at,
-        prior_billings=p.relationship.lifetime_billings,
-        top_tier_since=p.relationship.top_tier_since,
-        contract_rate=c.service_fee_rate,
-    )
+    quote = service_fee_on(p, gross, at, fees, c.service_fee_rate)
     lot_id = f"{c.id}:{c.version + 1}"
     released = c.release(
-        milestone_id=milestone_id,
-        gross=gross,
-        service_fee=quote,
-        available_at=at + SECURITY_PERIOD,
-        lot_id=lot_id,
-        reason=reason,
-        at=at,
-        actor=actor,
+        milestone_id=milestone_id, gross=gross, service_fee=quote,
+        available_at=at + SECURITY_PERIOD, lot_id=lot_id, reason=reason, at=at, actor=actor,
         allow_closed=allow_closed,
     )
-    p.relationship.record_billing(
-        gross, at, f"release {lot_id}", top_tier_threshold(fees, c.currency)
-    )
-    p.balance.add_pending(
-        PendingLot(lot_id, quote.net, released.available_at, str(c.id), milestone_id),
-        released_by_event=lot_id,
-        at=at,
-    )
+    credit_earnings(p, quote, lot_id=lot_id, contract_id=str(c.id), ref=milestone_id, at=at,
+                    fees=fees)
     return released
 
 

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
 from moneyed import Money
 
-from domain.balances.freelancer_balance import FreelancerBalance
-from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.fixed_price_events import MilestoneReleased
 from domain.contracts.settlement import (
@@ -26,10 +23,10 @@ from domain.contracts.settlement import (
     payment_on_end,
     release_to_freelancer,
 )
-from domain.contracts.terms import ContractKind, Party
+from domain.contracts.terms import Party
 from domain.deadlines import Deadline, DeadlineKind
-from domain.errors import ContractNotFound, UnsupportedContractKind, VersionMismatch
 from domain.fees.methods import PaymentMethod
+from ledger.commands.contracts import earner, fired_by, load_kind
 from ledger.engine import CommandEngine, CommandResult, Decision
 from ledger.results import money_json, to_json
 from ledger.unit_of_work import Handler, UnitOfWork
@@ -93,46 +90,14 @@ class Refunded:
 
 def load_contract(uow: UnitOfWork, contract_id: UUID | str,
                   expected_version: int | None = None) -> FixedPriceContract:
-    """Loads a contract; with ``expected_version``, refuses one that has moved on.
-
-    The caller's optimistic check (HTTP ``If-Match``) is against the stored
-    version: a decision taken on a stale read is refused rather than applied
-    to newer state. Deadlines that fell due meanwhile are applied on load.
-    """
-    try:
-        cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
-    except ValueError:
-        raise ContractNotFound(f"contract {contract_id!r} not found") from None
-    c: FixedPriceContract | None
-    if expected_version is not None and cid not in uow:
-        stored = uow.engine.find(FixedPriceContract, cid)
-        if stored is not None and stored.version != expected_version:
-            raise VersionMismatch(
-                f"contract {contract_id} is at version {stored.version}, not "
-                f"{expected_version}: read it again and decide on the current state"
-            )
-        c = None if stored is None else uow.adopt(stored)
-    else:
-        c = uow.get(FixedPriceContract, cid)
-    if c is None:
-        raise ContractNotFound(f"contract {contract_id} not found")
-    return c
+    return load_kind(uow, FixedPriceContract, contract_id, expected_version)
 
 
 def load_parties(uow: UnitOfWork, contract_id: UUID | str,
                  expected_version: int | None = None) -> Parties:
     c = load_contract(uow, contract_id, expected_version)
-    rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
-    relationship = uow.get(Relationship, rid) or uow.add(
-        Relationship.start(c.client_id, c.freelancer_id, c.currency, uow.at))
-    balance = uow.get(FreelancerBalance, FreelancerBalance.id_for(c.freelancer_id)) or uow.add(
-        FreelancerBalance.register(c.freelancer_id, uow.at))
-    return Parties(c, relationship, balance)
-
-
-def fired_by(d: Deadline) -> str:
-    """The actor of a firing names the deadline that caused it, key and all."""
-    return f"system:{d.idempotency_key}"
+    e = earner(uow, c)
+    return Parties(relationship=e.relationship, balance=e.balance, contract=c)
 
 
 def _auto_release(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[str, Any]:
@@ -167,35 +132,6 @@ DEADLINES: dict[DeadlineKind, Handler] = {
 
 
 class FixedPriceCommands(CommandEngine):
-    def open_contract(
-        self, *, kind: str = "fixed_price", client_id: str, freelancer_id: str,
-        currency: str, job_id: str | None = None, service_fee_rate: Decimal | None = None,
-        actor: str, idempotency_key: str | None = None,
-    ) -> CommandResult:
-        request = {
-            "kind": kind, "client_id": client_id, "freelancer_id": freelancer_id,
-            "currency": currency, "job_id": job_id,
-            "service_fee_rate": None if service_fee_rate is None else str(service_fee_rate),
-        }
-
-        def decide(uow: UnitOfWork) -> Decision:
-            if kind != ContractKind.FIXED_PRICE:
-                raise UnsupportedContractKind(
-                    f"{kind!r} contracts are not supported yet; open a 'fixed_price' contract"
-                )
-            c = uow.add(FixedPriceContract.open(
-                contract_id=uuid4(), client_id=client_id, freelancer_id=freelancer_id,
-                currency=currency, job_id=job_id, service_fee_rate=service_fee_rate,
-                at=uow.at, actor=actor, fees=self.fees,
-            ))
-            return Decision({
-                "contract_id": str(c.id),
-                "service_fee_rate": None if c.service_fee_rate is None
-                else str(c.service_fee_rate),
-            }, contract=c)
-
-        return self.execute("open_contract", idempotency_key, request, decide)
-
     def add_milestone(
         self, *, contract_id: str, title: str, amount: Money, actor: str,
         expected_version: int | None = None, idempotency_key: str | None = None,
@@ -291,31 +227,23 @@ class FixedPriceCommands(CommandEngine):
 
         return self.execute("approve_milestone", idempotency_key, request, decide)
 
-    def end_contract(
-        self, *, contract_id: str, by: Party, pay: PaymentOnEnd, actor: str,
-        feedback: str | None = None, expected_version: int | None = None,
-        idempotency_key: str | None = None,
-    ) -> CommandResult:
+    def decide_fixed_price_end(
+        self, uow: UnitOfWork, c: FixedPriceContract, by: Party, pay: PaymentOnEnd,
+        actor: str, feedback: str | None,
+    ) -> Decision:
         """``pay``: an amount, ``"all"``, ``"none"``, or None for the party's default."""
-        request = {"contract_id": contract_id, "by": by.value,
-                   "pay": money_json(pay) if isinstance(pay, Money) else pay,
-                   "feedback": feedback, "expected_version": expected_version}
-
-        def decide(uow: UnitOfWork) -> Decision:
-            p = load_parties(uow, contract_id, expected_version)
-            c = p.contract
-            released_before = c.total_released
-            request_id = end_contract(
-                p, by=by, pay=payment_on_end(by, pay, c.currency),
-                refund_request_id=str(uuid4()), at=uow.at, actor=actor,
-                fees=self.fees, feedback=feedback,
-            )
-            requested = c.refund_request(request_id).total if request_id else released_before * 0
-            return Decision(to_json(Ended(contract_id, c.status.value,
-                                          c.total_released - released_before, request_id,
-                                          requested)), contract=c)
-
-        return self.execute("end_contract", idempotency_key, request, decide)
+        e = earner(uow, c)
+        p = Parties(relationship=e.relationship, balance=e.balance, contract=c)
+        released_before = c.total_released
+        request_id = end_contract(
+            p, by=by, pay=payment_on_end(by, pay, c.currency),
+            refund_request_id=str(uuid4()), at=uow.at, actor=actor,
+            fees=self.fees, feedback=feedback,
+        )
+        requested = c.refund_request(request_id).total if request_id else released_before * 0
+        return Decision(to_json(Ended(str(c.id), c.status.value,
+                                      c.total_released - released_before, request_id,
+                                      requested)), contract=c)
 
     def approve_refund_request(
         self, *, contract_id: str, request_id: str, actor: str,

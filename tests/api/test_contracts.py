@@ -50,10 +50,9 @@ def test_an_explicit_actor_is_recorded(api: Api) -> None:
     assert opened_event(api, contract_id).actor == "user:client-acme"
 
 
-def test_hourly_contracts_are_not_supported_yet(api: Api) -> None:
-    body = api.refused(422, "unsupported-contract-kind", "/v1/contracts",
-                       {**OPEN, "kind": "hourly"})
-    assert "not supported yet" in body["detail"]
+def test_an_hourly_contract_without_its_rate_and_limit_is_refused(api: Api) -> None:
+    body = api.refused(422, "invalid-input", "/v1/contracts", {**OPEN, "kind": "hourly"})
+    assert "hourly_rate" in body["detail"]
 
 
 @pytest.mark.parametrize(("change", "slug", "where"), [

@@ -415,7 +415,7 @@ def test_the_clock_moves_only_forward_and_a_refusal_writes_nothing(tapi: Api) ->
 
 @pytest.mark.parametrize(("status", "slug", "path", "body"), [
     (409, "clock-not-forward", ADVANCE, {"to": "2026-03-01T09:00:00Z"}),
-    (422, "unsupported-contract-kind", "/v1/contracts",
+    (422, "invalid-input", "/v1/contracts",
      {"kind": "hourly", "client_id": "client-acme", "freelancer_id": "freelancer-ada",
       "currency": "USD"}),
 ])

@@ -1,0 +1,65 @@
+"""Bonuses and freelancer refunds, on a contract of either kind."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from moneyed import Money
+
+from domain.contracts import extra_payments
+from domain.fees.methods import PaymentMethod
+from ledger.commands.contracts import earner, load_any
+from ledger.engine import CommandEngine, CommandResult, Decision
+from ledger.results import money_json
+from ledger.unit_of_work import UnitOfWork
+
+
+class ExtraPaymentCommands(CommandEngine):
+    def pay_bonus(self, *, contract_id: str, amount: Money, actor: str,
+                  payment_method: PaymentMethod = PaymentMethod.CARD,
+                  expected_version: int | None = None,
+                  idempotency_key: str | None = None) -> CommandResult:
+        request = {"contract_id": contract_id, "amount": money_json(amount),
+                   "payment_method": payment_method.value, "expected_version": expected_version}
+
+        def decide(uow: UnitOfWork) -> Decision:
+            c = load_any(uow, contract_id, expected_version)
+            bonus = extra_payments.pay_bonus(
+                c, earner(uow, c), bonus_id=str(uuid4()), gross=amount, method=payment_method,
+                at=uow.at, actor=actor, fees=self.fees)
+            none = amount * 0
+            answer: dict[str, Any] = {
+                "contract_id": str(c.id), "bonus_id": bonus.bonus_id,
+                "gross": money_json(bonus.gross),
+                "marketplace_fee": money_json(bonus.marketplace_fee.fee),
+                "initiation_fee": money_json(
+                    bonus.initiation_fee.fee if bonus.initiation_fee else none),
+                "service_fee": money_json(bonus.service_fee.fee), "net": money_json(bonus.net),
+                "available_at": bonus.available_at.isoformat(),
+            }
+            return Decision(answer, contract=c)
+
+        return self.execute("pay_bonus", idempotency_key, request, decide)
+
+    def refund_client(self, *, contract_id: str, amount: Money, actor: str,
+                      expected_version: int | None = None,
+                      idempotency_key: str | None = None) -> CommandResult:
+        request = {"contract_id": contract_id, "amount": money_json(amount),
+                   "expected_version": expected_version}
+
+        def decide(uow: UnitOfWork) -> Decision:
+            c = load_any(uow, contract_id, expected_version)
+            e = earner(uow, c)
+            refund_id = str(uuid4())
+            extra_payments.refund_client(c, e, refund_id=refund_id, amount=amount, at=uow.at,
+                                         actor=actor, fees=self.fees)
+            taken = e.balance.pending_events[-1]
+            return Decision({
+                "contract_id": str(c.id), "refund_id": refund_id, "refunded": money_json(amount),
+                "from_available": money_json(taken.from_available),  # type: ignore[attr-defined]
+                "from_pending": money_json(
+                    amount - taken.from_available),  # type: ignore[attr-defined]
+            }, contract=c)
+
+        return self.execute("refund_client", idempotency_key, request, decide)

@@ -1,0 +1,107 @@
+"""Opening and ending a contract, whichever its kind.
+
+``open_contract`` takes the terms every contract has and those of its kind
+(an hourly rate, a weekly limit); ``end_contract`` ends either kind by its own
+rules. Each request is fingerprinted with exactly the fields its kind uses.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from moneyed import Money
+
+from domain.contracts.fixed_price import FixedPriceContract
+from domain.contracts.hourly import HourlyContract
+from domain.contracts.settlement import PaymentOnEnd
+from domain.contracts.terms import ContractKind, Party
+from domain.errors import InvalidInput, UnsupportedContractKind
+from domain.fees.methods import PaymentMethod
+from ledger.commands.contracts import load_any
+from ledger.commands.fixed_price import FixedPriceCommands
+from ledger.engine import CommandResult, Decision
+from ledger.results import money_json
+from ledger.unit_of_work import UnitOfWork
+
+
+class LifecycleCommands(FixedPriceCommands):
+    def open_contract(
+        self, *, kind: str = "fixed_price", client_id: str, freelancer_id: str,
+        currency: str, job_id: str | None = None, service_fee_rate: Decimal | None = None,
+        hourly_rate: Money | None = None, weekly_limit_hours: int | None = None,
+        manual_time_allowed: bool | None = None,
+        payment_method: PaymentMethod = PaymentMethod.CARD,
+        actor: str, idempotency_key: str | None = None,
+    ) -> CommandResult:
+        request: dict[str, Any] = {
+            "kind": kind, "client_id": client_id, "freelancer_id": freelancer_id,
+            "currency": currency, "job_id": job_id,
+            "service_fee_rate": None if service_fee_rate is None else str(service_fee_rate),
+        }
+        hourly_terms = (hourly_rate, weekly_limit_hours, manual_time_allowed)
+        if kind == ContractKind.HOURLY:
+            request |= {"hourly_rate": None if hourly_rate is None else money_json(hourly_rate),
+                        "weekly_limit_hours": weekly_limit_hours,
+                        "manual_time_allowed": manual_time_allowed,
+                        "payment_method": payment_method.value}
+
+        def decide(uow: UnitOfWork) -> Decision:
+            contract_id = uuid4()
+            c: FixedPriceContract | HourlyContract
+            if kind == ContractKind.FIXED_PRICE:
+                if any(t is not None for t in hourly_terms):
+                    raise InvalidInput("hourly_rate, weekly_limit_hours and manual_time_allowed "
+                                       "are terms of an hourly contract")
+                c = FixedPriceContract.open(
+                    contract_id=contract_id, client_id=client_id, freelancer_id=freelancer_id,
+                    currency=currency, job_id=job_id, service_fee_rate=service_fee_rate,
+                    at=uow.at, actor=actor, fees=self.fees)
+            elif kind == ContractKind.HOURLY:
+                if hourly_rate is None or weekly_limit_hours is None:
+                    raise InvalidInput("an hourly contract needs hourly_rate and "
+                                       "weekly_limit_hours")
+                c = HourlyContract.open(
+                    contract_id=contract_id, client_id=client_id, freelancer_id=freelancer_id,
+                    currency=currency, job_id=job_id, service_fee_rate=service_fee_rate,
+                    hourly_rate=hourly_rate, weekly_limit_hours=weekly_limit_hours,
+                    manual_time_allowed=bool(manual_time_allowed),
+                    payment_method=payment_method, at=uow.at, actor=actor, fees=self.fees)
+            else:
+                raise UnsupportedContractKind(
+                    f"{kind!r} is not a contract kind; open 'fixed_price' or 'hourly'")
+            uow.add(c)
+            return Decision({
+                "contract_id": str(c.id), "kind": c.KIND.value,
+                "service_fee_rate": None if c.service_fee_rate is None
+                else str(c.service_fee_rate),
+            }, contract=c)
+
+        return self.execute("open_contract", idempotency_key, request, decide)
+
+    def end_contract(
+        self, *, contract_id: str, by: Party, pay: PaymentOnEnd, actor: str,
+        feedback: str | None = None, expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Ends a contract by its kind's rules (``pay`` is for fixed-price escrow)."""
+        request = {"contract_id": contract_id, "by": by.value,
+                   "pay": money_json(pay) if isinstance(pay, Money) else pay,
+                   "feedback": feedback, "expected_version": expected_version}
+
+        def decide(uow: UnitOfWork) -> Decision:
+            c = load_any(uow, contract_id, expected_version)
+            if isinstance(c, FixedPriceContract):
+                return self.decide_fixed_price_end(uow, c, by, pay, actor, feedback)
+            if pay not in (None, "none"):
+                raise InvalidInput("an hourly contract holds no escrow to pay on ending; "
+                                   "logged time is still invoiced next Monday")
+            c.end(by=by, at=uow.at, actor=actor, feedback=feedback)
+            zero = c.hourly_rate * 0
+            return Decision({"contract_id": contract_id, "status": c.status.value,
+                             "paid_to_freelancer": money_json(zero),
+                             "refund_request_id": None,
+                             "refund_requested": money_json(zero)}, contract=c)
+
+        return self.execute("end_contract", idempotency_key, request, decide)
