@@ -8,28 +8,59 @@ holds; balances as of a moment come from the journal view.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.contracts.fixed_price import FixedPriceContract
+from domain.contracts.hourly import HourlyContract
 from domain.contracts.milestone import Milestone
-from domain.errors import ContractNotFound, FreelancerNotFound
+from domain.errors import ContractNotFound, FreelancerNotFound, WrongContractKind
+from ledger import hourly_views
+from ledger.commands.contracts import contract_uuid
 from ledger.engine import CommandEngine
 from ledger.results import money_json
 
 
 class LogReads(CommandEngine):
     def contract(self, contract_id: UUID | str) -> FixedPriceContract:
-        """The contract as stored; ``ContractNotFound`` for unknown or malformed ids."""
-        try:
-            cid = contract_id if isinstance(contract_id, UUID) else UUID(str(contract_id))
-        except ValueError:
-            raise ContractNotFound(f"contract {contract_id!r} not found") from None
-        c = self.find(FixedPriceContract, cid)
-        if c is None:
-            raise ContractNotFound(f"contract {contract_id} not found")
+        """The fixed-price contract as stored; ``ContractNotFound`` for unknown ids."""
+        c = self.any_contract(contract_id)
+        if not isinstance(c, FixedPriceContract):
+            raise ContractNotFound(f"fixed-price contract {contract_id} not found")
         return c
+
+    def any_contract(self, contract_id: UUID | str) -> FixedPriceContract | HourlyContract:
+        """A contract of either kind as stored; ``ContractNotFound`` for unknown ids."""
+        cid = contract_uuid(contract_id)
+        fixed = self.find(FixedPriceContract, cid)
+        if fixed is not None:
+            return fixed
+        hourly = self.find(HourlyContract, cid)
+        if hourly is not None:
+            return hourly
+        raise ContractNotFound(f"contract {contract_id} not found")
+
+    def hourly_contract(self, contract_id: UUID | str) -> HourlyContract:
+        c = self.any_contract(contract_id)
+        if not isinstance(c, HourlyContract):
+            raise WrongContractKind(f"contract {contract_id} is {c.KIND.value}, not hourly")
+        return c
+
+    def invoices(self, contract_id: str, *, after: date | None = None,
+                 limit: int = 52) -> dict[str, Any]:
+        """An hourly contract's weeks, oldest first, cursor-paginated by week."""
+        position = self.position()
+        c = self.hourly_contract(contract_id)
+        weeks = sorted(w for w in c.invoices if after is None or w > after)
+        page = weeks[:limit]
+        return {
+            "contract_id": str(c.id),
+            "invoices": [hourly_views.invoice_view(c.invoices[w]) for w in page],
+            "next_cursor": page[-1].isoformat() if len(weeks) > limit else None,
+            "position": position,
+        }
 
     def find_freelancer_balance(self, freelancer_id: str) -> FreelancerBalance | None:
         return self.find(FreelancerBalance, FreelancerBalance.id_for(freelancer_id))
@@ -41,7 +72,10 @@ class LogReads(CommandEngine):
         every event up to it.
         """
         position = self.position()
-        c = self.contract(contract_id)
+        found = self.any_contract(contract_id)
+        if isinstance(found, HourlyContract):
+            return {**hourly_views.contract_view(found), "position": position}
+        c = found
         return {
             "contract_id": str(c.id),
             "kind": c.KIND.value,

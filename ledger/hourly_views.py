@@ -1,0 +1,71 @@
+"""How an hourly contract and its weekly invoices read to callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.contracts.hourly import HourlyContract
+from domain.contracts.hourly_week import WeekInvoice, WeekStatus
+from ledger.results import money_json
+
+
+def invoice_view(w: WeekInvoice) -> dict[str, Any]:
+    none = w.amount * 0
+    status = w.status.value
+    if w.status is WeekStatus.PENDING and w.available_at is not None:
+        status = "pending"
+    return {
+        "week_start": w.week_start.isoformat(),
+        "minutes_logged": w.minutes_logged,
+        "minutes_billed": w.minutes_billed,
+        "minutes_disputed": w.disputed_minutes,
+        "amount": money_json(w.amount),
+        "marketplace_fee": money_json(w.marketplace_fee),
+        "service_fee": money_json(w.service_fee or none),
+        "in_review": money_json(w.held),
+        "released": money_json(w.released or none),
+        "refunded": money_json(w.refunded or none),
+        "status": status,
+        "review_ends_at": w.review_ends_at.isoformat(),
+        "available_at": None if w.available_at is None else w.available_at.isoformat(),
+    }
+
+
+def contract_view(c: HourlyContract) -> dict[str, Any]:
+    none = c.hourly_rate * 0
+    return {
+        "contract_id": str(c.id),
+        "kind": c.KIND.value,
+        "client_id": c.client_id,
+        "freelancer_id": c.freelancer_id,
+        "currency": c.currency,
+        "job_id": c.job_id,
+        "status": c.status.value,
+        "service_fee_rate": None if c.service_fee_rate is None else str(c.service_fee_rate),
+        "opened_at": c.opened_at.isoformat(),
+        "escrow_balance": money_json(none),
+        "total_released": money_json(sum((w.released or none for w in c.invoices.values()),
+                                         none)),
+        "milestones": [],
+        "refund_requests": [],
+        "hourly": {
+            "hourly_rate": money_json(c.hourly_rate),
+            "weekly_limit_hours": c.limits[-1].hours,
+            "weekly_limit_effective_from": c.limits[-1].effective_from.isoformat(),
+            "manual_time_allowed": c.manual_time_allowed,
+            "paused": c.paused,
+            "time_entries": [
+                {"entry_id": e.entry_id, "week_start": e.week_start.isoformat(),
+                 "worked_on": e.worked_on.isoformat(), "minutes": e.minutes,
+                 "manual": e.manual}
+                for e in sorted(c.entries.values(), key=lambda e: (e.worked_on, e.entry_id))
+            ],
+            "disputes": [
+                {"dispute_id": d.dispute_id, "week_start": d.week_start.isoformat(),
+                 "minutes": d.minutes, "amount": money_json(d.amount),
+                 "respond_by": d.respond_by.isoformat(), "status": d.status.value}
+                for d in c.disputes.values()
+            ],
+        },
+        "version": c.version,
+    }
