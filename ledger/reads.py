@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
@@ -33,13 +35,9 @@ class LogReads(CommandEngine):
 
     def any_contract(self, contract_id: UUID | str) -> FixedPriceContract | HourlyContract:
         """A contract of either kind as stored; ``ContractNotFound`` for unknown ids."""
-        cid = contract_uuid(contract_id)
-        fixed = self.find(FixedPriceContract, cid)
-        if fixed is not None:
-            return fixed
-        hourly = self.find(HourlyContract, cid)
-        if hourly is not None:
-            return hourly
+        found = self.find(Aggregate, contract_uuid(contract_id))  # one load, either kind
+        if isinstance(found, FixedPriceContract | HourlyContract):
+            return found
         raise ContractNotFound(f"contract {contract_id} not found")
 
     def hourly_contract(self, contract_id: UUID | str) -> HourlyContract:

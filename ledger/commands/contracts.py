@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
@@ -36,7 +38,8 @@ def load_any(uow: UnitOfWork, contract_id: UUID | str,
     cid = contract_uuid(contract_id)
     found: Any
     if expected_version is not None and cid not in uow:
-        found = next((c for kind in CONTRACT_KINDS if (c := uow.engine.find(kind, cid))), None)
+        found = uow.engine.find(Aggregate, cid)
+        found = found if isinstance(found, CONTRACT_KINDS) else None
         if found is not None and found.version != expected_version:
             raise VersionMismatch(
                 f"contract {contract_id} is at version {found.version}, not "
@@ -44,7 +47,8 @@ def load_any(uow: UnitOfWork, contract_id: UUID | str,
             )
         found = None if found is None else uow.adopt(found)
     else:
-        found = next((c for kind in CONTRACT_KINDS if (c := uow.get(kind, cid))), None)
+        found = uow.get(Aggregate, cid)
+        found = found if isinstance(found, CONTRACT_KINDS) else None
     if found is None:
         raise ContractNotFound(f"contract {contract_id} not found")
     return found  # type: ignore[no-any-return]
