@@ -40,8 +40,8 @@ def new_parties(rate=None, at=AT) -> Parties:
     c = FixedPriceContract.open(contract_id=uuid4(), client_id="c1", freelancer_id="f1",
                                 currency="USD", job_id=None, service_fee_rate=rate, at=at,
                                 actor="t", fees=FEES)
-    return Parties(c, Relationship.start("c1", "f1", "USD", at),
-                   FreelancerBalance.register("f1", at))
+    return Parties(contract=c, relationship=Relationship.start("c1", "f1", "USD", at),
+                   balance=FreelancerBalance.register("f1", at))
 
 
 def add(p: Parties, amount: str, fund=True, at=AT) -> str:
