@@ -38,9 +38,10 @@ def _review_end(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[str
     paid = hourly_settlement.end_review(c, earner(uow, c), week_start=week, at=d.due,
                                         actor=fired_by(d), fees=engine.fees)
     w = c.invoices[week]
-    return {"contract_id": d.subject, "week_start": d.ref, "paid": paid,
-            "net": None if not paid else money_json(w.released - w.service_fee)  # type: ignore[operator]
-            }
+    net = None
+    if paid and w.released is not None and w.service_fee is not None:
+        net = money_json(w.released - w.service_fee)
+    return {"contract_id": d.subject, "week_start": d.ref, "paid": paid, "net": net}
 
 
 def _dispute_silence(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[str, Any]:
