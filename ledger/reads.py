@@ -17,9 +17,8 @@ from eventsourcing.domain import Aggregate
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
-from domain.contracts.milestone import Milestone
 from domain.errors import ContractNotFound, FreelancerNotFound, WrongContractKind
-from ledger import hourly_views
+from ledger import contract_views
 from ledger.commands.contracts import contract_uuid
 from ledger.engine import CommandEngine
 from ledger.results import money_json
@@ -55,7 +54,7 @@ class LogReads(CommandEngine):
         page = weeks[:limit]
         return {
             "contract_id": str(c.id),
-            "invoices": [hourly_views.invoice_view(c.invoices[w]) for w in page],
+            "invoices": [contract_views.invoice_view(c.invoices[w]) for w in page],
             "next_cursor": page[-1].isoformat() if len(weeks) > limit else None,
             "position": position,
         }
@@ -72,29 +71,8 @@ class LogReads(CommandEngine):
         position = self.position()
         found = self.any_contract(contract_id)
         if isinstance(found, HourlyContract):
-            return {**hourly_views.contract_view(found), "position": position}
-        c = found
-        return {
-            "contract_id": str(c.id),
-            "kind": c.KIND.value,
-            "client_id": c.client_id,
-            "freelancer_id": c.freelancer_id,
-            "currency": c.currency,
-            "job_id": c.job_id,
-            "status": c.status.value,
-            "service_fee_rate": None if c.service_fee_rate is None else str(c.service_fee_rate),
-            "opened_at": c.opened_at.isoformat(),
-            "escrow_balance": money_json(c.escrow_balance()),
-            "total_released": money_json(c.total_released),
-            "milestones": [_milestone_view(m) for m in c.milestones.values()],
-            "refund_requests": [
-                {"request_id": r.request_id, "total": money_json(r.total),
-                 "respond_by": r.respond_by.isoformat(), "status": r.status}
-                for r in c.refund_requests.values()
-            ],
-            "version": c.version,
-            "position": position,
-        }
+            return {**contract_views.hourly_view(found), "position": position}
+        return {**contract_views.fixed_price_view(found), "position": position}
 
     def freelancer_balances(self, freelancer_id: str) -> dict[str, Any]:
         """Pending and available money per currency, read from the log.
@@ -115,14 +93,3 @@ class LogReads(CommandEngine):
             "position": position,
         }
 
-
-def _milestone_view(m: Milestone) -> dict[str, Any]:
-    return {
-        "milestone_id": m.milestone_id,
-        "title": m.title,
-        "amount": money_json(m.amount),
-        "status": m.status.value,
-        "escrow_balance": money_json(m.escrow),
-        "released": money_json(m.released),
-        "review_due_at": m.review_due_at.isoformat() if m.review_due_at else None,
-    }

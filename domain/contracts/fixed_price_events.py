@@ -20,7 +20,7 @@ from moneyed import Money
 from domain.bookkeeping.postings import JournalEntry
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
-from domain.contracts.terms import ContractStatus
+from domain.contracts.terms import ContractStatus, adopt_opening_terms
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
 from domain.fees.quotes import FeeQuote
 from domain.money import zero
@@ -41,25 +41,14 @@ class Opened(Aggregate.Created):
     actor: str
 
     def apply(self, c: FixedPriceContract) -> None:
-        c.client_id = self.client_id
-        c.freelancer_id = self.freelancer_id
-        c.currency = self.currency
-        c.job_id = self.job_id
-        c.service_fee_rate = self.service_fee_rate
-        c.opened_at = self.timestamp
-        c.status = ContractStatus.ACTIVE
+        adopt_opening_terms(c, self)
         c.milestones = {}
         c.refund_requests = {}
         c.first_charge_method = None
-        c.initiation_fee = None
         c.initiation_fee_settled = False
         c.total_released = zero(self.currency)
         c.marketplace_fee_charged = zero(self.currency)
         c.marketplace_fee_refunded = zero(self.currency)
-        c.ended_at = None
-        c.ended_by = None
-        c.payments = ()
-        c.refunds = ()
 
 
 class MilestoneAdded(Aggregate.Event):

@@ -25,7 +25,7 @@ from domain.contracts.hourly_week import (
     WeekInvoice,
     WeekStatus,
 )
-from domain.contracts.terms import ContractStatus
+from domain.contracts.terms import ContractStatus, adopt_opening_terms
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
 from domain.fees.quotes import FeeQuote
 from domain.money import zero
@@ -57,27 +57,16 @@ class Opened(Aggregate.Created):
     actor: str
 
     def apply(self, c: HourlyContract) -> None:
-        c.client_id = self.client_id
-        c.freelancer_id = self.freelancer_id
-        c.currency = self.currency
-        c.job_id = self.job_id
-        c.service_fee_rate = self.service_fee_rate
-        c.opened_at = self.timestamp
+        adopt_opening_terms(c, self)
         c.hourly_rate = self.hourly_rate
         c.limits = (LimitChange(self.timestamp, self.weekly_limit_hours),)
         c.manual_time_allowed = self.manual_time_allowed
         c.payment_method = self.payment_method
-        c.status = ContractStatus.ACTIVE
         c.paused = False
         c.entries = {}
         c.invoices = {}
         c.closed_unbilled = frozenset()
         c.disputes = {}
-        c.initiation_fee = None
-        c.payments = ()
-        c.refunds = ()
-        c.ended_at = None
-        c.ended_by = None
 
 
 class TimeLogged(Aggregate.Event):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from domain.bookkeeping.accounts import PARTY_ID
 from domain.errors import InvalidInput
@@ -49,3 +50,19 @@ def check_parties(client_id: object, freelancer_id: object) -> None:
             )
     if client_id == freelancer_id:
         raise InvalidInput("a client cannot hire itself")
+
+
+def adopt_opening_terms(c: Any, opened: Any) -> None:
+    """State every contract starts with, from its ``Opened`` event (called by events only)."""
+    c.client_id = opened.client_id
+    c.freelancer_id = opened.freelancer_id
+    c.currency = opened.currency
+    c.job_id = opened.job_id
+    c.service_fee_rate = opened.service_fee_rate
+    c.opened_at = opened.timestamp
+    c.status = ContractStatus.ACTIVE
+    c.initiation_fee = None
+    c.payments = ()
+    c.refunds = ()
+    c.ended_at = None
+    c.ended_by = None

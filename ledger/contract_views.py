@@ -1,11 +1,13 @@
-"""How an hourly contract and its weekly invoices read to callers."""
+"""How contracts read to callers: the header every kind shares, then each kind's own."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.hourly_week import WeekInvoice, WeekStatus
+from domain.contracts.milestone import Milestone
 from ledger.results import money_json
 
 
@@ -31,8 +33,7 @@ def invoice_view(w: WeekInvoice) -> dict[str, Any]:
     }
 
 
-def contract_view(c: HourlyContract) -> dict[str, Any]:
-    none = c.hourly_rate * 0
+def contract_header(c: FixedPriceContract | HourlyContract) -> dict[str, Any]:
     return {
         "contract_id": str(c.id),
         "kind": c.KIND.value,
@@ -43,6 +44,40 @@ def contract_view(c: HourlyContract) -> dict[str, Any]:
         "status": c.status.value,
         "service_fee_rate": None if c.service_fee_rate is None else str(c.service_fee_rate),
         "opened_at": c.opened_at.isoformat(),
+    }
+
+
+def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
+    return {
+        **contract_header(c),
+        "escrow_balance": money_json(c.escrow_balance()),
+        "total_released": money_json(c.total_released),
+        "milestones": [milestone_view(m) for m in c.milestones.values()],
+        "refund_requests": [
+            {"request_id": r.request_id, "total": money_json(r.total),
+             "respond_by": r.respond_by.isoformat(), "status": r.status}
+            for r in c.refund_requests.values()
+        ],
+        "version": c.version,
+    }
+
+
+def milestone_view(m: Milestone) -> dict[str, Any]:
+    return {
+        "milestone_id": m.milestone_id,
+        "title": m.title,
+        "amount": money_json(m.amount),
+        "status": m.status.value,
+        "escrow_balance": money_json(m.escrow),
+        "released": money_json(m.released),
+        "review_due_at": m.review_due_at.isoformat() if m.review_due_at else None,
+    }
+
+
+def hourly_view(c: HourlyContract) -> dict[str, Any]:
+    none = c.hourly_rate * 0
+    return {
+        **contract_header(c),
         "escrow_balance": money_json(none),
         "total_released": money_json(sum((w.released or none for w in c.invoices.values()),
                                          none)),
