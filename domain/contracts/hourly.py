@@ -162,10 +162,10 @@ class HourlyContract(Aggregate):
         """An increase counts at once (hours already logged too); a decrease next Monday."""
         self.require_active()
         _check_limit(hours)
-        current = self.limit_at(at)
-        if hours == current:
+        if hours == self.limits[-1].hours:
             raise InvalidInput(f"the weekly limit is already {hours} hours")
-        effective = at if hours > current else weeks.next_monday(at)
+        # back to the limit in force cancels a decrease still waiting for Monday
+        effective = at if hours >= self.limit_at(at) else weeks.next_monday(at)
         self.trigger_event(self.WeeklyLimitChanged, timestamp=at, hours=hours,
                            effective_from=effective, actor=actor)
         return effective
