@@ -17,7 +17,16 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
-from api.routes import accounts, contracts, freelancers, health, reconciliation, time
+from api.routes import (
+    accounts,
+    contracts,
+    freelancers,
+    health,
+    hourly,
+    payments,
+    reconciliation,
+    time,
+)
 from api.services import Services
 from ledger.application import EscrowLedger
 from ledger.bootstrap import build_ledger
@@ -125,7 +134,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, contracts, accounts, freelancers, reconciliation):
+    for module in (health, contracts, hourly, payments, accounts, freelancers, reconciliation):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

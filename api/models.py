@@ -73,7 +73,8 @@ class CommandIn(RequestModel):
 
 class OpenContractIn(CommandIn):
     kind: Literal["fixed_price", "hourly"] = Field(
-        description="Only `fixed_price` is supported for now."
+        description="`fixed_price` (milestones funded into escrow) or `hourly` (billed every "
+        "Monday 12:00 UTC for the week before; needs `hourly_rate` and `weekly_limit_hours`)."
     )
     client_id: str = Field(max_length=128, examples=["client-acme"],
                            description=f"Matches `{PARTY_ID}`: it becomes part of account ids.")
@@ -85,6 +86,17 @@ class OpenContractIn(CommandIn):
         default=None, examples=["0.12"],
         description="Per-contract service fee rate as a fraction; default per schedule.",
     )
+    hourly_rate: MoneyIn | None = Field(
+        default=None, description="Hourly only: at least $3/h, in the contract's currency.")
+    weekly_limit_hours: int | None = Field(
+        default=None, strict=True, ge=0, le=168,
+        description="Hourly only: whole hours billed per week at most; 0 bills nothing.")
+    manual_time_allowed: bool | None = Field(
+        default=None, strict=True,
+        description="Hourly only: whether manual time may be logged (default no).")
+    payment_method: PaymentMethod = Field(
+        default=PaymentMethod.CARD,
+        description="Hourly only: how the client pays the weekly invoices.")
 
     def fee_rate(self) -> Decimal | None:
         return None if self.service_fee_rate is None else Decimal(self.service_fee_rate)
@@ -144,6 +156,7 @@ class ContractCommandOut(CommandOut):
 
 class ContractOpenedOut(ContractCommandOut):
     contract_id: str
+    kind: str
     service_fee_rate: str | None
 
 
@@ -228,6 +241,33 @@ class RefundRequestView(BaseModel):
     status: str
 
 
+class TimeEntryView(BaseModel):
+    entry_id: str
+    week_start: str
+    worked_on: str
+    minutes: int
+    manual: bool
+
+
+class HourlyDisputeView(BaseModel):
+    dispute_id: str
+    week_start: str
+    minutes: int
+    amount: MoneyOut
+    respond_by: DateTimeString
+    status: str
+
+
+class HourlyTermsView(BaseModel):
+    hourly_rate: MoneyOut
+    weekly_limit_hours: int = Field(description="The latest limit set (see its effective_from).")
+    weekly_limit_effective_from: DateTimeString
+    manual_time_allowed: bool
+    paused: bool
+    time_entries: list[TimeEntryView]
+    disputes: list[HourlyDisputeView]
+
+
 class ContractView(ReadOut):
     contract_id: str
     kind: str
@@ -242,6 +282,9 @@ class ContractView(ReadOut):
     total_released: MoneyOut
     milestones: list[MilestoneView]
     refund_requests: list[RefundRequestView]
+    hourly: HourlyTermsView | None = Field(
+        default=None, description="An hourly contract's terms, time and disputes; null for "
+        "fixed-price.")
     version: int
 
 

@@ -11,11 +11,12 @@ from domain.contracts.milestone import Milestone
 from ledger.results import money_json
 
 
-def invoice_view(w: WeekInvoice) -> dict[str, Any]:
+def invoice_view(w: WeekInvoice, pending_lots: set[str]) -> dict[str, Any]:
+    """``pending_lots``: the freelancer's lots still in their security period."""
     none = w.amount * 0
     status = w.status.value
-    if w.status is WeekStatus.PENDING and w.available_at is not None:
-        status = "pending"
+    if w.status is WeekStatus.PENDING and not pending_lots.intersection(w.lot_ids):
+        status = "available"
     return {
         "week_start": w.week_start.isoformat(),
         "minutes_logged": w.minutes_logged,

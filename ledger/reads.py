@@ -52,9 +52,11 @@ class LogReads(CommandEngine):
         c = self.hourly_contract(contract_id)
         weeks = sorted(w for w in c.invoices if after is None or w > after)
         page = weeks[:limit]
+        balance = self.find_freelancer_balance(c.freelancer_id)
+        pending = {lot.lot_id for lot in balance.lots} if balance else set()
         return {
             "contract_id": str(c.id),
-            "invoices": [contract_views.invoice_view(c.invoices[w]) for w in page],
+            "invoices": [contract_views.invoice_view(c.invoices[w], pending) for w in page],
             "next_cursor": page[-1].isoformat() if len(weeks) > limit else None,
             "position": position,
         }

@@ -41,7 +41,7 @@ MILESTONE = "/{contract_id}/milestones/{milestone_id}"
 
 @router.post("", status_code=201, response_model=ContractOpenedOut, responses=COMMAND_PROBLEMS)
 def open_contract(body: OpenContractIn, command: CommandDep, response: Response) -> dict[str, Any]:
-    """Opens a fixed-price contract between a client and a freelancer, in one currency."""
+    """Opens a fixed-price or hourly contract between a client and a freelancer, in one currency."""
     result = command.services.ledger.open_contract(
         kind=body.kind,
         client_id=body.client_id,
@@ -49,6 +49,10 @@ def open_contract(body: OpenContractIn, command: CommandDep, response: Response)
         currency=body.currency,
         job_id=body.job_id,
         service_fee_rate=body.fee_rate(),
+        hourly_rate=None if body.hourly_rate is None else body.hourly_rate.to_money(),
+        weekly_limit_hours=body.weekly_limit_hours,
+        manual_time_allowed=body.manual_time_allowed,
+        payment_method=body.payment_method,
         actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key,
     )

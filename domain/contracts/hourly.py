@@ -89,6 +89,7 @@ class HourlyContract(Aggregate):
         service_fee_rate: Decimal | None
         opened_at: datetime
         hourly_rate: Money
+        rates: tuple[tuple[datetime, Money], ...]
         limits: tuple[LimitChange, ...]
         manual_time_allowed: bool
         payment_method: str
@@ -114,6 +115,11 @@ class HourlyContract(Aggregate):
         """The limit a week is billed at: the one in force when the week ends."""
         end = weeks.ends(week_start)
         return [c for c in self.limits if c.effective_from < end][-1].hours
+
+    def rate_for_week(self, week_start: date) -> Money:
+        """The rate a week is billed at: the one in force when the week ends (assumed)."""
+        end = weeks.ends(week_start)
+        return [rate for since, rate in self.rates if since < end][-1]
 
     def week_entries(self, week_start: date) -> list[TimeEntry]:
         return sorted((e for e in self.entries.values() if e.week_start == week_start),
@@ -257,7 +263,8 @@ class HourlyContract(Aggregate):
             billed += take
             manual += take if e.manual else 0
         logged = sum(e.minutes for e in entries)
-        amount = billable(self.hourly_rate, billed)
+        rate = self.rate_for_week(week_start)
+        amount = billable(rate, billed)
         if amount.amount == 0:
             self.trigger_event(self.WeekClosedUnbilled, timestamp=at, week_start=week_start,
                                minutes_logged=logged, limit_hours=limit, actor=actor)
@@ -272,7 +279,7 @@ class HourlyContract(Aggregate):
         self.trigger_event(
             self.WeekInvoiced, timestamp=at, week_start=week_start, minutes_logged=logged,
             minutes_billed=billed, manual_minutes_billed=manual, limit_hours=limit,
-            hourly_rate=self.hourly_rate, amount=amount, marketplace_fee=marketplace,
+            hourly_rate=rate, amount=amount, marketplace_fee=marketplace,
             initiation_fee=initiation, payment_method=method.value,
             review_ends_at=weeks.review_ends(week_start), entry=charge, actor=actor)
 

@@ -59,6 +59,7 @@ class Opened(Aggregate.Created):
     def apply(self, c: HourlyContract) -> None:
         adopt_opening_terms(c, self)
         c.hourly_rate = self.hourly_rate
+        c.rates = ((self.timestamp, self.hourly_rate),)
         c.limits = (LimitChange(self.timestamp, self.weekly_limit_hours),)
         c.manual_time_allowed = self.manual_time_allowed
         c.payment_method = self.payment_method
@@ -120,6 +121,7 @@ class RateChanged(Aggregate.Event):
 
     def apply(self, c: HourlyContract) -> None:
         c.hourly_rate = self.hourly_rate
+        c.rates = (*c.rates, (self.timestamp, self.hourly_rate))
 
 
 class Paused(Aggregate.Event):
@@ -200,7 +202,7 @@ class WeekReleased(Aggregate.Event):
         c.invoices = {**c.invoices, self.week_start: dataclasses.replace(
             w, held=zero(c.currency), fee_held=zero(c.currency), status=WeekStatus.PENDING,
             service_fee=self.service_fee.fee, released=self.gross,
-            available_at=self.available_at)}
+            available_at=self.available_at, lot_ids=(*w.lot_ids, self.lot_id))}
         c.record_payment(self.timestamp, self.net, f"week {self.week_start}")
 
     def deadline_changes(self) -> list[DeadlineChange]:
@@ -277,9 +279,17 @@ class HourlyDisputeSettled(Aggregate.Event):
         paid = self.service_fee is not None or w.released is not None
         status = (WeekStatus.IN_REVIEW if held.amount > 0
                   else WeekStatus.PENDING if paid else WeekStatus.REFUNDED)
-        c.invoices = {**c.invoices, d.week_start: dataclasses.replace(
+        w = dataclasses.replace(
             w, held=held, fee_held=w.fee_held + self.fee_returned_to_review,
-            refunded=(w.refunded or zero(c.currency)) + self.refunded, status=status)}
+            refunded=(w.refunded or zero(c.currency)) + self.refunded, status=status)
+        if self.service_fee is not None and self.lot_id is not None:
+            # paid now, after the week's review: the invoice counts it as released
+            none = zero(c.currency)
+            w = dataclasses.replace(
+                w, released=(w.released or none) + self.service_fee.basis,
+                service_fee=(w.service_fee or none) + self.service_fee.fee,
+                available_at=self.available_at, lot_ids=(*w.lot_ids, self.lot_id))
+        c.invoices = {**c.invoices, d.week_start: w}
         c.disputes = {**c.disputes, self.dispute_id: dataclasses.replace(
             d, status=DisputeStatus.SETTLED)}
         if self.service_fee is not None:

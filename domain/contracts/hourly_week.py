@@ -40,6 +40,7 @@ class WeekStatus(StrEnum):
     IN_REVIEW = "in_review"
     DISPUTED = "disputed"
     PENDING = "pending"
+    """Paid to the freelancer; a read says ``available`` once its lots have matured."""
     REFUNDED = "refunded"
 
 
@@ -64,6 +65,8 @@ class WeekInvoice:
     service_fee: Money | None = None
     released: Money | None = None
     available_at: datetime | None = None
+    lot_ids: tuple[str, ...] = ()
+    """The freelancer's pending lots this week paid into: available once all matured."""
 
 
 class DisputeStatus(StrEnum):

@@ -73,10 +73,10 @@ class ClientRefunded(Aggregate.Event):
 
 def refundable(paid: Sequence[Payment], refunded: Sequence[Payment], at: datetime,
                currency: str) -> Money:
-    """Net paid in the last 180 days, less what was refunded in them."""
+    """Net paid in the last 180 days (the 180th included), less what was refunded in them."""
     since = at - REFUND_WINDOW
-    total = sum((p.net for p in paid if p.at > since), zero(currency))
-    return total - sum((r.net for r in refunded if r.at > since), zero(currency))
+    total = sum((p.net for p in paid if p.at >= since), zero(currency))
+    return total - sum((r.net for r in refunded if r.at >= since), zero(currency))
 
 
 def bonus_entry(memo: str, payer: str, freelancer_id: str, service_fee: FeeQuote,
