@@ -72,8 +72,8 @@ def open_dispute(c: HourlyContract, *, dispute_id: str, week_start: date, minute
     c.trigger_event(c.HourlyDisputeOpened, timestamp=at, dispute_id=dispute_id,
                     week_start=week_start, minutes=minutes,
                     manual_minutes=min(minutes, manual_left), amount=amount,
-                    marketplace_fee=fee, respond_by=at + HOURLY_DISPUTE_RESPONSE, entry=entry,
-                    actor=actor)
+                    marketplace_fee=fee, respond_by=at + HOURLY_DISPUTE_RESPONSE,
+                    review_emptied=amount == w.held, entry=entry, actor=actor)
 
 
 def decline(c: HourlyContract, *, dispute_id: str, at: datetime, actor: str) -> None:
@@ -117,6 +117,7 @@ def settle(c: HourlyContract, *, dispute_id: str, failed_minutes: int, outcome: 
            available_at: datetime | None, at: datetime, actor: str) -> None:
     """Records the outcome; ``paid`` is the service fee on the rest when it is paid now."""
     d = dispute(c, dispute_id)
+    w = c.invoices[d.week_start]
     disputed = accounts.escrow_under_dispute(c.id)
     rest_to_review = parts.rest if parts.back_to_review else parts.rest * 0
     entry = JournalEntry.of(f"hourly dispute {dispute_id} of {c.id} ({outcome})", [
@@ -137,4 +138,7 @@ def settle(c: HourlyContract, *, dispute_id: str, failed_minutes: int, outcome: 
         returned_to_review=rest_to_review,
         fee_returned_to_review=parts.fee_rest if parts.back_to_review else parts.fee_rest * 0,
         service_fee=paid, net=paid.net if paid else parts.rest * 0, lot_id=lot_id,
-        available_at=available_at, entry=entry, actor=actor)
+        available_at=available_at, week_start=d.week_start,
+        review_restarts_until=w.review_ends_at
+        if rest_to_review.amount > 0 and w.held.amount == 0 else None,
+        entry=entry, actor=actor)

@@ -219,6 +219,7 @@ class HourlyDisputeOpened(Aggregate.Event):
     amount: Money
     marketplace_fee: Money
     respond_by: datetime
+    review_emptied: bool
     entry: JournalEntry
     actor: str
 
@@ -234,7 +235,12 @@ class HourlyDisputeOpened(Aggregate.Event):
         c.limits = supersede(c.limits, self.timestamp, LimitChange(self.timestamp, 0))
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return [started(DISPUTE_RESPONSE, self.originator_id, self.dispute_id, self.respond_by)]
+        changes = [started(DISPUTE_RESPONSE, self.originator_id, self.dispute_id,
+                           self.respond_by)]
+        if self.review_emptied:
+            # nothing is left in review for the week: its review end has nothing to pay
+            changes.append(stopped(REVIEW_END, self.originator_id, self.week_start.isoformat()))
+        return changes
 
 
 class HourlyDisputeDeclined(Aggregate.Event):
@@ -269,6 +275,8 @@ class HourlyDisputeSettled(Aggregate.Event):
     net: Money
     lot_id: str | None
     available_at: datetime | None
+    week_start: date
+    review_restarts_until: datetime | None
     entry: JournalEntry
     actor: str
 
@@ -296,7 +304,12 @@ class HourlyDisputeSettled(Aggregate.Event):
             c.record_payment(self.timestamp, self.net, f"dispute {self.dispute_id}")
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return [stopped(DISPUTE_RESPONSE, self.originator_id, self.dispute_id)]
+        changes = [stopped(DISPUTE_RESPONSE, self.originator_id, self.dispute_id)]
+        if self.review_restarts_until is not None:
+            # money came back to a week whose review had nothing left: its clock runs again
+            changes.append(started(REVIEW_END, self.originator_id, self.week_start.isoformat(),
+                                   self.review_restarts_until))
+        return changes
 
 
 class Ended(Aggregate.Event):
