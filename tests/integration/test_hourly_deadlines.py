@@ -1,4 +1,4 @@
-"""An hourly week's clocks stop when nothing is left for them to do, and restart when money returns."""
+"""An hourly week's clocks stop when nothing is left to do, and restart when money returns."""
 
 from __future__ import annotations
 
