@@ -156,6 +156,11 @@ class HourlyContract(Aggregate):
         rate = fees.validate_contract_rate(service_fee_rate, at)
         _check_rate(hourly_rate, currency)
         _check_limit(weekly_limit_hours)
+        if payment_method is PaymentMethod.CLIENT_CREDIT:
+            # An automatic Monday charge that credit cannot cover would have nowhere to go
+            # and would stop the freelancer's next week (assumed: cards and banks only).
+            raise InvalidInput("an hourly contract is charged automatically every Monday: "
+                               "pay by card or us_bank, not client_credit")
         return cls._create(
             cls.Opened, id=contract_id, timestamp=at, client_id=client_id,
             freelancer_id=freelancer_id, currency=currency, job_id=job_id,

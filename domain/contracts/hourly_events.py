@@ -232,7 +232,10 @@ class HourlyDisputeOpened(Aggregate.Event):
             self.dispute_id, self.week_start, self.minutes, self.amount, self.marketplace_fee,
             self.manual_minutes, self.respond_by, DisputeStatus.OPEN)}
         c.paused = True
-        c.limits = supersede(c.limits, self.timestamp, LimitChange(self.timestamp, 0))
+        # like any decrease, from the next Monday: time already worked this week within
+        # the limit still bills, and a paused contract takes no more
+        c.limits = supersede(c.limits, self.timestamp,
+                             LimitChange(weeks.next_monday(self.timestamp), 0))
 
     def deadline_changes(self) -> list[DeadlineChange]:
         changes = [started(DISPUTE_RESPONSE, self.originator_id, self.dispute_id,
