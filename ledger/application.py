@@ -8,8 +8,14 @@ each list below: its commands in the bases, its deadline handlers in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
+from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
+from domain.balances.relationship import Relationship
+from domain.contracts.fixed_price import FixedPriceContract
+from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
 from ledger.commands import fixed_price, hourly, maturity
 from ledger.commands.extras import ExtraPaymentCommands
@@ -35,6 +41,16 @@ class EscrowLedger(
     """The system of record for contracts, escrow and freelancer balances."""
 
     name = "EscrowLedger"
+
+    def companions(self, aggregate: Any) -> list[tuple[type[Any], UUID]]:
+        """A contract's relationship, and a relationship's contracts: their payments share
+        lifetime billings, so their deadlines fire in one due order (the tiered fee)."""
+        if isinstance(aggregate, FixedPriceContract | HourlyContract):
+            return [(Relationship, Relationship.id_for(
+                aggregate.client_id, aggregate.freelancer_id, aggregate.currency))]
+        if isinstance(aggregate, Relationship):
+            return [(Aggregate, UUID(cid)) for cid in aggregate.contract_ids]
+        return []
 
     DEADLINES: ClassVar[Mapping[DeadlineKind, Handler]] = {
         **fixed_price.DEADLINES,

@@ -187,6 +187,10 @@ class CommandEngine(Application[UUID]):
 
     # ---- deadlines -----------------------------------------------------------
 
+    def companions(self, aggregate: Any) -> list[tuple[type[Any], UUID]]:
+        """Aggregates whose clocks must fire in one due order with ``aggregate``'s."""
+        return []
+
     def deadline_handler(self, kind: DeadlineKind | str) -> Handler:
         try:
             return self.DEADLINES[DeadlineKind(kind)]

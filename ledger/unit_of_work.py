@@ -46,12 +46,24 @@ class UnitOfWork:
         found = self.engine.find(kind, aggregate_id)
         if found is not None:
             self._loaded[aggregate_id] = found
+            self._load_companions(found)
             self.settle()
         return found
+
+    def _load_companions(self, aggregate: Any) -> None:
+        """Loads what shares clocks with ``aggregate`` (a contract's siblings in its
+        relationship), so their deadlines fire in one due order before anything decides."""
+        for kind, companion_id in self.engine.companions(aggregate):
+            if companion_id not in self._loaded:
+                other = self.engine.find(kind, companion_id)
+                if other is not None:
+                    self._loaded[companion_id] = other
+                    self._load_companions(other)
 
     def adopt(self, aggregate: A) -> A:
         """An aggregate the caller already loaded (to check its stored version), settled."""
         self._loaded[aggregate.id] = aggregate  # type: ignore[attr-defined]
+        self._load_companions(aggregate)
         self.settle()
         return aggregate
 

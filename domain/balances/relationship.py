@@ -30,6 +30,7 @@ class Relationship(Aggregate):
             agg.currency = self.currency
             agg.lifetime_billings = zero(self.currency)
             agg.top_tier_since = None
+            agg.contract_ids = ()
 
     class BillingRecorded(Aggregate.Event):
         """A payment counted toward lifetime billings (negative for a refund)."""
@@ -43,12 +44,21 @@ class Relationship(Aggregate):
             agg.lifetime_billings = self.lifetime_billings
             agg.top_tier_since = self.top_tier_since
 
+    class ContractJoined(Aggregate.Event):
+        """A contract between the two was opened: its payments bill this relationship."""
+
+        contract_id: str
+
+        def apply(self, agg: Relationship) -> None:
+            agg.contract_ids = (*agg.contract_ids, self.contract_id)
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         client_id: str
         freelancer_id: str
         currency: str
         lifetime_billings: Money
         top_tier_since: datetime | None
+        contract_ids: tuple[str, ...]
 
     @staticmethod
     def id_for(client_id: str, freelancer_id: str, currency: str) -> UUID:
@@ -65,6 +75,15 @@ class Relationship(Aggregate):
             freelancer_id=freelancer_id,
             currency=currency,
         )
+
+    def join(self, contract_id: str, at: datetime) -> None:
+        """Remembers a contract of the pair, so a late command on one settles the others first.
+
+        The tiered fee depends on the order payments reached the relationship;
+        deadlines of every contract of the pair must fire in due order.
+        """
+        if contract_id not in self.contract_ids:
+            self.trigger_event(self.ContractJoined, timestamp=at, contract_id=contract_id)
 
     def record_billing(
         self, amount: Money, at: datetime, source: str, top_tier_threshold: Money

@@ -64,14 +64,18 @@ def load_kind(uow: UnitOfWork, kind: type[C], contract_id: UUID | str,
     return c
 
 
+def relationship(uow: UnitOfWork, c: FixedPriceContract | HourlyContract) -> Relationship:
+    rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
+    return uow.get(Relationship, rid) or uow.add(
+        Relationship.start(c.client_id, c.freelancer_id, c.currency, uow.at))
+
+
 def earner(uow: UnitOfWork, c: FixedPriceContract | HourlyContract) -> Earner:
     """The relationship and the freelancer's balance a payment on ``c`` touches."""
-    rid = Relationship.id_for(c.client_id, c.freelancer_id, c.currency)
-    relationship = uow.get(Relationship, rid) or uow.add(
-        Relationship.start(c.client_id, c.freelancer_id, c.currency, uow.at))
+    relationship_ = relationship(uow, c)
     balance = uow.get(FreelancerBalance, FreelancerBalance.id_for(c.freelancer_id)) or uow.add(
         FreelancerBalance.register(c.freelancer_id, uow.at))
-    return Earner(relationship=relationship, balance=balance)
+    return Earner(relationship=relationship_, balance=balance)
 
 
 def fired_by(d: Deadline) -> str:

@@ -19,7 +19,7 @@ from domain.contracts.settlement import PaymentOnEnd
 from domain.contracts.terms import ContractKind, Party
 from domain.errors import InvalidInput, UnsupportedContractKind
 from domain.fees.methods import PaymentMethod
-from ledger.commands.contracts import load_any
+from ledger.commands.contracts import load_any, relationship
 from ledger.commands.fixed_price import FixedPriceCommands
 from ledger.engine import CommandResult, Decision
 from ledger.results import money_json
@@ -72,6 +72,7 @@ class LifecycleCommands(FixedPriceCommands):
                 raise UnsupportedContractKind(
                     f"{kind!r} is not a contract kind; open 'fixed_price' or 'hourly'")
             uow.add(c)
+            relationship(uow, c).join(str(c.id), uow.at)
             return Decision({
                 "contract_id": str(c.id), "kind": c.KIND.value,
                 "service_fee_rate": None if c.service_fee_rate is None

@@ -18,17 +18,18 @@ def usd(amount: str) -> Any:
 
 def funded(
     app: EscrowLedger, amounts: Sequence[str] = ("500.00",),
-    methods: Sequence[PaymentMethod] | None = None, **contract: Any,
+    methods: Sequence[PaymentMethod] | None = None, client_id: str = "c1", **contract: Any,
 ) -> tuple[str, list[str]]:
-    """A contract between c1 and f1 with one funded milestone per amount."""
-    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD", actor="t",
-                            **contract).response["contract_id"]
+    """A contract between ``client_id`` and f1 with one funded milestone per amount."""
+    cid = app.open_contract(client_id=client_id, freelancer_id="f1", currency="USD",
+                            actor="t", **contract).response["contract_id"]
     mids = []
     for i, amount in enumerate(amounts):
         mid = app.add_milestone(contract_id=cid, title="m", amount=usd(amount),
                                 actor="t").response["milestone_id"]
         method = methods[i] if methods else PaymentMethod.CARD
-        app.fund_milestone(contract_id=cid, milestone_id=mid, actor="c1", payment_method=method)
+        app.fund_milestone(contract_id=cid, milestone_id=mid, actor=client_id,
+                           payment_method=method)
         mids.append(mid)
     return cid, mids
 

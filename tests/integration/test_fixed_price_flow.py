@@ -260,6 +260,6 @@ def test_racing_requests_with_one_key_write_once(database_url, clock):
         t.join()
     assert len({r.response["contract_id"] for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
-    assert apps[0].position() == 2  # one contract event + one key record
+    assert apps[0].position() == 4  # the contract, its relationship (started, joined), the key
     for a in apps:
         a.close()

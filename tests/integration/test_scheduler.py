@@ -47,10 +47,15 @@ def ledger_on(url: str, clock: FakeClock) -> Iterator[tuple[EscrowLedger, Projec
 
 
 def submitted_contracts(app: EscrowLedger, n: int) -> list[tuple[str, str]]:
-    """``n`` contracts between c1 and f1, each with one funded, submitted $500 milestone."""
+    """``n`` contracts for f1, each with one funded, submitted $500 milestone.
+
+    Each with its own client: contracts of one client and freelancer share
+    lifetime billings, so the first firing among them settles every sibling due
+    by then (in due order), and a scheduler would only replay the rest.
+    """
     made = []
-    for _ in range(n):
-        cid, (mid,) = funded(app)
+    for i in range(n):
+        cid, (mid,) = funded(app, client_id=f"c{i + 1}")
         app.submit_work(contract_id=cid, milestone_id=mid, actor="f1")
         made.append((cid, mid))
     return made
