@@ -82,7 +82,8 @@ def test_hourly_events_stored_by_the_first_version_still_load_and_replay(tmp_pat
     assert week.refunded == money("40.00", "USD")
     assert week.released == money("400.00", "USD")
     assert week.service_fee == money("40.00", "USD")
-    assert c.limits[-1].hours == 0 and not c.paused
+    assert c.limits[-1].hours == 0
+    assert not c.paused
     balance = app.find(FreelancerBalance, FreelancerBalance.id_for("f1"))
     assert balance is not None
     # 360.00 matured, 45.00 bonus matured too (6 days on); a 20.00 refund from available
