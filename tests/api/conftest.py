@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from ledger.application import EscrowLedger
+from ledger.bootstrap import build_ledger
+from ledger.settings import Settings
 
 COMMANDS_KEY = "k-commands-and-read-0001"
 READ_KEY = "k-read-only-000000001"
@@ -30,6 +33,7 @@ API_KEYS = {
     AUDIT_KEY: frozenset({"audit"}),
 }
 PROBLEM_BASE = "https://escrow-ledger.dev/problems/"
+TEST_CLOCK_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -146,3 +150,42 @@ def client(web: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def api(client: TestClient, app: EscrowLedger) -> Api:
     return Api(client, app)
+
+
+# --- a test-clock app on each backend ------------------------------------------------------
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where the test clock starts (a Monday); parametrize it to live in another fee era."""
+    return TEST_CLOCK_START
+
+
+@pytest.fixture
+def clock_ledger(database_url: str, clock_start: datetime) -> Iterator[EscrowLedger]:
+    ledger = build_ledger(Settings(database_url=database_url, test_clock=True,
+                                   test_clock_start=clock_start))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def clock_web(clock_ledger: EscrowLedger) -> FastAPI:
+    return create_app(ledger=clock_ledger, api_keys=dict(API_KEYS), background_projector=False,
+                      read_wait_timeout=0.2)
+
+
+@pytest.fixture
+def fresh_tapi(clock_web: FastAPI, clock_ledger: EscrowLedger) -> Iterator[Api]:
+    """A test-clock app on an empty store: nothing has read the clock yet."""
+    with TestClient(clock_web) as client:
+        yield Api(client, clock_ledger)
+
+
+@pytest.fixture
+def tapi(fresh_tapi: Api, clock_start: datetime) -> Api:
+    """A test-clock app whose clock reads where it started (recorded when it was built)."""
+    response = fresh_tapi.get("/v1/test-clock")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"now": clock_start.isoformat()}
+    return fresh_tapi

@@ -16,21 +16,13 @@ The clock moves a day at a time while time is logged, as days to come are refuse
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
-from api.main import create_app
-from ledger.application import EscrowLedger
-from ledger.bootstrap import build_ledger
-from ledger.settings import Settings
 from tests.api.conftest import (
-    API_KEYS,
     COMMANDS_KEY,
     FINANCE_KEY,
     Api,
@@ -54,34 +46,6 @@ INITIATION_FEE = "revenue:initiation_fee"
 HOURLY = {"kind": "hourly", "client_id": "client-acme", "freelancer_id": "freelancer-ada",
           "currency": "USD", "hourly_rate": usd("40.00"), "weekly_limit_hours": 20,
           "manual_time_allowed": False}
-
-
-# --- a test-clock app on each backend ------------------------------------------------------
-
-
-@pytest.fixture
-def clock_ledger(database_url: str) -> Iterator[EscrowLedger]:
-    ledger = build_ledger(Settings(database_url=database_url, test_clock=True,
-                                   test_clock_start=START))
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
-def clock_web(clock_ledger: EscrowLedger) -> FastAPI:
-    return create_app(ledger=clock_ledger, api_keys=dict(API_KEYS), background_projector=False,
-                      read_wait_timeout=0.2)
-
-
-@pytest.fixture
-def tapi(clock_web: FastAPI, clock_ledger: EscrowLedger) -> Iterator[Api]:
-    """A test-clock app whose clock was read once, so starting it is not a refusal's write."""
-    with TestClient(clock_web) as client:
-        api = Api(client, clock_ledger)
-        response = api.get("/v1/test-clock")
-        assert response.status_code == 200, response.text
-        assert response.json() == {"now": START.isoformat()}
-        yield api
 
 
 # --- helpers --------------------------------------------------------------------------------

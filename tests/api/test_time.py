@@ -18,7 +18,6 @@ $534.95, the freelancer nets $450.00.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,12 +25,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from ledger.application import EscrowLedger
-from ledger.bootstrap import build_ledger
 from ledger.clock import FakeClock
-from ledger.settings import Settings
-from tests.api.conftest import API_KEYS, AUDIT_KEY, READ_KEY, Api, assert_problem, usd
+from tests.api.conftest import AUDIT_KEY, READ_KEY, Api, assert_problem, usd
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 START_ISO = "2026-03-02T09:00:00+00:00"
@@ -40,50 +35,6 @@ ADVANCE = "/v1/test-clock/advance"
 DEADLINES = "/v1/deadlines"
 PENDING = "freelancer:freelancer-ada:pending"
 AVAILABLE = "freelancer:freelancer-ada:available"
-
-
-# --- a test-clock app on each backend ------------------------------------------------------
-
-
-@pytest.fixture
-def clock_start() -> datetime:
-    """Where the test clock starts; a test parametrizes it to live in another fee era."""
-    return START
-
-
-@pytest.fixture
-def clock_ledger(database_url: str, clock_start: datetime) -> Iterator[EscrowLedger]:
-    ledger = build_ledger(Settings(database_url=database_url, test_clock=True,
-                                   test_clock_start=clock_start))
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
-def clock_web(clock_ledger: EscrowLedger) -> FastAPI:
-    return create_app(ledger=clock_ledger, api_keys=dict(API_KEYS), background_projector=False,
-                      read_wait_timeout=0.2)
-
-
-@pytest.fixture
-def fresh_tapi(clock_web: FastAPI, clock_ledger: EscrowLedger) -> Iterator[Api]:
-    """A test-clock app on an empty store: nothing has read the clock yet."""
-    with TestClient(clock_web) as client:
-        yield Api(client, clock_ledger)
-
-
-@pytest.fixture
-def tapi(fresh_tapi: Api, clock_start: datetime) -> Api:
-    """A test-clock app whose clock was read once (so it is started in the store).
-
-    Starting the clock writes to the log; doing it here keeps the "a refusal
-    writes nothing" checks of the other tests about the refusal itself. What a
-    refusal does on a store whose clock never started is tested on its own.
-    """
-    response = fresh_tapi.get(CLOCK)
-    assert response.status_code == 200, response.text
-    assert response.json() == {"now": clock_start.isoformat()}
-    return fresh_tapi
 
 
 # --- helpers --------------------------------------------------------------------------------
