@@ -180,7 +180,7 @@ class Tally:
 
 
 ACCEPTED_AT_LEAST = {
-    "open": 1, "log": 40, "delete": 2, "limit": 8, "rate": 8, "pause": 4, "resume": 4,
+    "open": 1, "log": 40, "delete": 1, "limit": 8, "rate": 8, "pause": 4, "resume": 4,
     "dispute": 6, "accept": 1, "decline": 2, "resolve": 2, "bonus": 10, "refund": 8, "end": 4,
 }
 """Accepted commands per rule in a run of 40 examples, scaled down for fewer (at least 1).
@@ -544,7 +544,10 @@ def assert_money_moved(tally: Tally, examples: int) -> None:
     scale = min(1.0, examples / 40)
     for rule, floor in ACCEPTED_AT_LEAST.items():
         need = max(1, int(floor * scale))
-        assert tally.accepted(rule) >= need, f"{rule} accepted fewer than {need}: {summary}"
+        got = tally.accepted(rule)
+        if rule == "accept":  # the freelancer accepts by command or by 3 days' silence
+            got += tally.deadlines[("hourly_dispute_response", "moved money")]
+        assert got >= need, f"{rule} accepted fewer than {need}: {summary}"
     for key, floor in DEADLINES_AT_LEAST.items():
         need = max(1, int(floor * scale))
         assert tally.deadlines[key] >= need, f"{key} fewer than {need}: {summary}"
