@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from domain.deadlines import Deadline, HasDeadlines, due_by
@@ -91,16 +91,12 @@ class UnitOfWork:
         while True:
             due = sorted(
                 d for agg in list(self._loaded.values()) if hasattr(agg, "running_deadlines")
-                for d in due_by(self._with_deadlines(agg), self.at)
+                for d in due_by(cast(HasDeadlines, agg), self.at)
                 if d.idempotency_key not in self._handled
             )
             if not due:
                 return
             self._pre_fire(due[0])
-
-    @staticmethod
-    def _with_deadlines(agg: Any) -> HasDeadlines:
-        return agg  # type: ignore[no-any-return]
 
     def _pre_fire(self, deadline: Deadline) -> None:
         self._handled.add(deadline.idempotency_key)
