@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.contracts import escrow, payments
+from domain.contracts import escrow, payments, terms
 from domain.contracts import fixed_price_events as events
 from domain.contracts.hourly_week import Payment
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
@@ -72,7 +72,7 @@ class FixedPriceContract(Aggregate):
     InitiationFeeReturned = events.InitiationFeeReturned
     BonusPaid = payments.BonusPaid
     ClientRefunded = payments.ClientRefunded
-    Ended = events.Ended
+    Ended = terms.Ended
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         client_id: str

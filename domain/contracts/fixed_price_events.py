@@ -239,14 +239,3 @@ class InitiationFeeReturned(Aggregate.Event):
 
     def apply(self, c: FixedPriceContract) -> None:
         c.initiation_fee_settled = True
-
-
-class Ended(Aggregate.Event):
-    ended_by: str
-    actor: str
-    feedback: str | None
-
-    def apply(self, c: FixedPriceContract) -> None:
-        c.status = ContractStatus.ENDED
-        c.ended_at = self.timestamp
-        c.ended_by = self.ended_by

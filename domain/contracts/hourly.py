@@ -21,7 +21,7 @@ from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Side, leg
 from domain.contracts import billing_week as weeks
 from domain.contracts import hourly_events as events
-from domain.contracts import payments
+from domain.contracts import payments, terms
 from domain.contracts.escrow import payment_account
 from domain.contracts.hourly_week import (
     HourlyDispute,
@@ -79,7 +79,7 @@ class HourlyContract(Aggregate):
     HourlyDisputeSettled = events.HourlyDisputeSettled
     BonusPaid = payments.BonusPaid
     ClientRefunded = payments.ClientRefunded
-    Ended = events.Ended
+    Ended = terms.Ended
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         client_id: str

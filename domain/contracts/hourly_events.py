@@ -25,7 +25,7 @@ from domain.contracts.hourly_week import (
     WeekInvoice,
     WeekStatus,
 )
-from domain.contracts.terms import ContractStatus, adopt_opening_terms
+from domain.contracts.terms import adopt_opening_terms
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
 from domain.fees.quotes import FeeQuote
 from domain.money import zero
@@ -313,14 +313,3 @@ class HourlyDisputeSettled(Aggregate.Event):
             changes.append(started(REVIEW_END, self.originator_id, self.week_start.isoformat(),
                                    self.review_restarts_until))
         return changes
-
-
-class Ended(Aggregate.Event):
-    ended_by: str
-    actor: str
-    feedback: str | None
-
-    def apply(self, c: HourlyContract) -> None:
-        c.status = ContractStatus.ENDED
-        c.ended_at = self.timestamp
-        c.ended_by = self.ended_by

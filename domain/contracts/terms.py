@@ -7,6 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+
 from domain.bookkeeping.accounts import PARTY_ID
 from domain.errors import InvalidInput
 
@@ -66,3 +68,16 @@ def adopt_opening_terms(c: Any, opened: Any) -> None:
     c.refunds = ()
     c.ended_at = None
     c.ended_by = None
+
+
+class Ended(Aggregate.Event):
+    """The contract ended (either kind adopts this as its own ``Ended``)."""
+
+    ended_by: str
+    actor: str
+    feedback: str | None
+
+    def apply(self, c: Any) -> None:
+        c.status = ContractStatus.ENDED
+        c.ended_at = self.timestamp
+        c.ended_by = self.ended_by
