@@ -173,6 +173,18 @@ class DisputeNotFound(NotFound):
     type = "dispute-not-found"
 
 
+class PaymentNotFound(NotFound):
+    """No charge of the ledger has this payment id."""
+
+    type = "payment-not-found"
+
+
+class ChargebackNotFound(NotFound):
+    """No chargeback has this id."""
+
+    type = "chargeback-not-found"
+
+
 class AccountNotFound(NotFound):
     type = "account-not-found"
 
@@ -244,6 +256,30 @@ class DisputeStateError(StateConflict):
     """The dispute is not in a state (or window) that allows this step."""
 
     type = "dispute-state"
+
+
+class DisputeOpen(StateConflict):
+    """A step that would move disputed escrow (or end the contract) while a dispute is open."""
+
+    type = "dispute-open"
+
+
+class ClientSuspended(StateConflict):
+    """A chargeback suspended the client: no command may move its money until it is won."""
+
+    type = "client-suspended"
+
+
+class ChargebackStateError(StateConflict):
+    """The chargeback was already decided (won or lost), or the payment has one open."""
+
+    type = "chargeback-state"
+
+
+class DormancyStateError(StateConflict):
+    """A dormancy step asked for when the contract is not at that stage."""
+
+    type = "dormancy-state"
 
 
 class WindowClosed(StateConflict):

@@ -19,3 +19,30 @@ BONUS_AFTER_END = timedelta(days=365)
 
 REFUND_WINDOW = timedelta(days=180)
 """A freelancer may refund a client this long after a payment."""
+
+DISPUTE_RESPONSE = timedelta(days=5)
+"""Client's time to respond to a fixed-price dispute; silence releases the escrow."""
+
+MEDIATION_PROPOSAL = timedelta(days=2)
+"""Mediator's time to propose a split once the client responded; none means arbitration."""
+
+MEDIATION_ACCEPTANCE = timedelta(days=2)
+"""Both parties' time to accept a mediation proposal; silence means arbitration."""
+
+ARBITRATION_FEE = timedelta(days=7)
+"""Each party's time to agree to arbitration and pay its fee."""
+
+DORMANCY = timedelta(days=90)
+"""Escrow untouched this long after the last milestone activity makes a contract dormant."""
+
+DORMANCY_NOTICES = (timedelta(days=76), timedelta(days=83))
+"""Notices recorded before a contract turns dormant."""
+
+DORMANCY_CLIENT_ACTION = timedelta(days=7)
+"""A dormant contract's client has this long to act on its escrow."""
+
+DORMANCY_RELEASE_REQUEST = timedelta(days=7)
+"""Then the freelancer has this long to request release; silence refunds the client."""
+
+DORMANCY_RELEASE_ANSWER = timedelta(days=14)
+"""Then the client has this long to approve or dispute; silence pays the freelancer."""

@@ -17,7 +17,8 @@ from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
-from ledger.commands import fixed_price, hourly, maturity
+from ledger.commands import disputes, fixed_price, hourly, maturity
+from ledger.commands.disputes import DisputeCommands
 from ledger.commands.extras import ExtraPaymentCommands
 from ledger.commands.hourly import HourlyCommands
 from ledger.commands.lifecycle import LifecycleCommands
@@ -33,6 +34,7 @@ __all__ = ["CommandResult", "Decision", "EscrowLedger"]
 class EscrowLedger(
     LifecycleCommands,  # opening and ending either kind, and the fixed-price commands
     HourlyCommands,
+    DisputeCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,
@@ -54,6 +56,7 @@ class EscrowLedger(
 
     DEADLINES: ClassVar[Mapping[DeadlineKind, Handler]] = {
         **fixed_price.DEADLINES,
+        **disputes.DEADLINES,
         **hourly.DEADLINES,
         **maturity.DEADLINES,
     }

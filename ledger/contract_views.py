@@ -59,6 +59,13 @@ def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
              "respond_by": r.respond_by.isoformat(), "status": r.status}
             for r in c.refund_requests.values()
         ],
+        "escrow_under_dispute": money_json(c.disputed_escrow()),
+        "disputes": [
+            {"dispute_id": d.dispute_id, "stage": d.stage.value,
+             "amount": money_json(d.total),
+             "outcome": None if d.outcome is None else d.outcome.value}
+            for d in c.disputes.values()
+        ],
         "version": c.version,
     }
 

@@ -17,9 +17,17 @@ from eventsourcing.domain import Aggregate
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
-from domain.errors import ContractNotFound, FreelancerNotFound, WrongContractKind
+from domain.errors import (
+    ContractNotFound,
+    DisputeNotFound,
+    FreelancerNotFound,
+    WrongContractKind,
+)
+from domain.contracts import fixed_price_disputes
 from ledger import contract_views
 from ledger.commands.contracts import contract_uuid
+from ledger.commands.disputes import contract_of_dispute
+from ledger.dispute_views import dispute_json
 from ledger.engine import CommandEngine
 from ledger.results import money_json
 
@@ -75,6 +83,16 @@ class LogReads(CommandEngine):
         if isinstance(found, HourlyContract):
             return {**contract_views.hourly_view(found), "position": position}
         return {**contract_views.fixed_price_view(found), "position": position}
+
+    def dispute_view(self, dispute_id: str) -> dict[str, Any]:
+        """A fixed-price dispute as stored (its clocks fire through the scheduler)."""
+        position = self.position()
+        try:
+            c = self.contract(contract_of_dispute(dispute_id))
+        except ContractNotFound:
+            raise DisputeNotFound(f"dispute {dispute_id} not found") from None
+        return {**dispute_json(c, fixed_price_disputes.dispute_of(c, dispute_id)),
+                "contract_version": c.version, "position": position}
 
     def freelancer_balances(self, freelancer_id: str) -> dict[str, Any]:
         """Pending and available money per currency, read from the log.

@@ -21,11 +21,12 @@ class AccountKind(StrEnum):
     ASSET = "asset"
     LIABILITY = "liability"
     INCOME = "income"
+    EXPENSE = "expense"
     EXTERNAL = "external"
 
     @property
     def debit_normal(self) -> bool:
-        return self in (AccountKind.ASSET, AccountKind.EXTERNAL)
+        return self in (AccountKind.ASSET, AccountKind.EXPENSE, AccountKind.EXTERNAL)
 
 
 class Revenue(StrEnum):
@@ -38,6 +39,10 @@ class Revenue(StrEnum):
 
 PROCESSOR_CLEARING = "processor:clearing"
 PAYOUTS_CLEARING = "payouts:clearing"
+ARBITRATION_PAYABLE = "arbitration:payable"
+"""Arbitration fees the parties paid, owed to the arbitrator: never returned to them."""
+CHARGEBACK_LOSSES = "expense:chargeback_losses"
+"""What the platform absorbs when a chargeback takes back a protected payment."""
 
 
 def client_funding_source(client_id: str) -> str:
@@ -87,6 +92,8 @@ _CHART: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
     (re.compile(pattern), kind) for pattern, kind in (
         (r"processor:clearing", AccountKind.ASSET),
         (r"payouts:clearing", AccountKind.ASSET),
+        (r"arbitration:payable", AccountKind.LIABILITY),
+        (r"expense:chargeback_losses", AccountKind.EXPENSE),
         (rf"revenue:(?:{_REVENUE})", AccountKind.INCOME),
         (rf"deferred:initiation_fee:{_UUID}", AccountKind.LIABILITY),
         (rf"escrow:{_UUID}:{_UUID}", AccountKind.LIABILITY),

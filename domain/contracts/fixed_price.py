@@ -20,8 +20,9 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.contracts import escrow, payments, terms
+from domain.contracts import dispute_events, escrow, payments, terms
 from domain.contracts import fixed_price_events as events
+from domain.contracts.dispute import FixedPriceDispute
 from domain.contracts.hourly_week import Payment
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
@@ -37,6 +38,7 @@ from domain.deadlines import Deadline, DeadlineKind
 from domain.errors import (
     AmountTooLarge,
     ContractNotActive,
+    DisputeOpen,
     EscrowError,
     InsufficientEscrow,
     InvalidInput,
@@ -73,6 +75,13 @@ class FixedPriceContract(Aggregate):
     BonusPaid = payments.BonusPaid
     ClientRefunded = payments.ClientRefunded
     Ended = terms.Ended
+    DisputeOpened = dispute_events.DisputeOpened
+    DisputeResponded = dispute_events.DisputeResponded
+    MediationProposed = dispute_events.MediationProposed
+    MediationAccepted = dispute_events.MediationAccepted
+    ArbitrationStarted = dispute_events.ArbitrationStarted
+    ArbitrationFeePaid = dispute_events.ArbitrationFeePaid
+    DisputeResolved = dispute_events.DisputeResolved
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         client_id: str
@@ -84,6 +93,7 @@ class FixedPriceContract(Aggregate):
         status: ContractStatus
         milestones: dict[str, Milestone]
         refund_requests: dict[str, RefundRequest]
+        disputes: dict[str, FixedPriceDispute]
         first_charge_method: str | None
         initiation_fee: FeeQuote | None
         initiation_fee_settled: bool
@@ -128,8 +138,15 @@ class FixedPriceContract(Aggregate):
     def escrow_account(self, milestone_id: str) -> str:
         return accounts.escrow(self.id, UUID(milestone_id))
 
+    def open_disputes(self) -> list[FixedPriceDispute]:
+        return [d for d in self.disputes.values() if d.is_open]
+
+    def disputed_escrow(self) -> Money:
+        return sum((d.total for d in self.open_disputes()), zero(self.currency))
+
     def running_deadlines(self) -> list[Deadline]:
-        """Review clocks of submitted milestones and answers awaited on refund requests."""
+        """Review clocks of submitted milestones, answers awaited on refund requests, and
+        the clock of each open dispute's stage."""
         subject = str(self.id)
         running = [
             Deadline(m.review_due_at, DeadlineKind.AUTO_RELEASE, subject, m.milestone_id)
@@ -140,6 +157,10 @@ class FixedPriceContract(Aggregate):
         running += [
             Deadline(r.respond_by, DeadlineKind.REFUND_REQUEST_TIMEOUT, subject, r.request_id)
             for r in self.refund_requests.values() if r.status == "pending"
+        ]
+        running += [
+            Deadline(d.due_at, d.clock, subject, d.dispute_id)
+            for d in self.open_disputes() if d.clock is not None and d.due_at is not None
         ]
         return running
 
@@ -346,7 +367,25 @@ class FixedPriceContract(Aggregate):
         r = self.refund_request(request_id)
         if r.status != "pending":
             raise RefundRequestStateError(f"refund request {request_id} is already {r.status}")
-        self._refund(list(r.amounts), request_id, reason, at, actor)
+        if r.amounts:
+            self._refund(list(r.amounts), request_id, reason, at, actor)
+        self.finish_ending(at=at, actor=actor)
+
+    def take_from_refund_request(self, request_id: str, milestone_ids: set[str]) -> None:
+        """A dispute took these milestones' escrow out of the request (events only)."""
+        r = self.refund_requests[request_id]
+        left = tuple(a for a in r.amounts if a.milestone_id not in milestone_ids)
+        self.refund_requests = {**self.refund_requests, request_id: dataclasses.replace(
+            r, amounts=left, total=sum((a.amount for a in left), zero(self.currency)),
+            status=r.status if left else "disputed")}
+
+    def finish_ending(self, *, at: datetime, actor: str) -> None:
+        """Ends a contract the client is ending once no refund request or dispute is open."""
+        if self.status is not ContractStatus.ENDING:
+            return
+        if self.open_disputes() or any(r.status == "pending"
+                                       for r in self.refund_requests.values()):
+            return
         self._end(Party.CLIENT, actor, at, feedback=None)
 
     def end(self, *, by: Party, at: datetime, actor: str, feedback: str | None) -> None:
@@ -356,6 +395,9 @@ class FixedPriceContract(Aggregate):
         escrow left opens a refund request instead of ending.
         """
         self.require_active()
+        if self.open_disputes():
+            raise DisputeOpen(f"contract {self.id} has an open dispute: it ends with the "
+                              "dispute's outcome")
         if by is Party.FREELANCER:
             amounts = self.remaining_escrow()
             if amounts:
@@ -370,16 +412,17 @@ class FixedPriceContract(Aggregate):
         if outstanding is not None and self.total_released.amount == 0:
             self.trigger_event(
                 self.InitiationFeeReturned, timestamp=at, fee=outstanding,
-                refunded_to=self._refund_account(),
+                refunded_to=self.refund_account(),
                 entry=escrow.initiation_fee_return_entry(
                     f"return initiation fee of contract {self.id}: ended with nothing released",
-                    self.id, outstanding, self._refund_account()),
+                    self.id, outstanding, self.refund_account()),
                 actor=actor,
             )
         self.trigger_event(self.Ended, timestamp=at, ended_by=by.value, actor=actor,
                            feedback=feedback)
 
-    def _refund_account(self) -> str:
+    def refund_account(self) -> str:
+        """Where money going back to the client goes: the account of its first charge."""
         return escrow.payment_account(self.client_id,
                                       PaymentMethod(self.first_charge_method or "card"))
 
@@ -397,7 +440,7 @@ class FixedPriceContract(Aggregate):
                            escrow.fee_share(self.milestone(a.milestone_id), a.amount))
             for a in amounts
         ]
-        refund_to = self._refund_account()
+        refund_to = self.refund_account()
         entry = escrow.refund_entry(f"refund escrow of contract {self.id} ({reason})",
                                     [(self.escrow_account(a.milestone_id), a) for a in amounts],
                                     refund_to)

@@ -44,6 +44,7 @@ class Opened(Aggregate.Created):
         adopt_opening_terms(c, self)
         c.milestones = {}
         c.refund_requests = {}
+        c.disputes = {}
         c.first_charge_method = None
         c.initiation_fee_settled = False
         c.total_released = zero(self.currency)

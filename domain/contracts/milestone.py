@@ -23,6 +23,7 @@ class MilestoneStatus(StrEnum):
     CHANGES_REQUESTED = "changes_requested"
     RELEASED = "released"
     REFUNDED = "refunded"
+    DISPUTED = "disputed"  # its escrow is frozen under a dispute until the outcome
 
 
 @dataclass(frozen=True)

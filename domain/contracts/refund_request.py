@@ -19,4 +19,4 @@ class RefundRequest:
     amounts: tuple[EscrowMovement, ...]
     total: Money
     respond_by: datetime
-    status: str  # "pending" | "approved"
+    status: str  # "pending" | "approved" | "disputed" (all of it moved into a dispute)

@@ -11,6 +11,7 @@ from domain.errors import InvalidFeeSchedule
 from domain.fees.methods import parse_withdrawal_method
 from domain.fees.parsing import decimal, iso_date
 from domain.fees.schedule import (
+    _AMOUNT_FIELDS,
     _DATE_FIELDS,
     _METHOD_MAP_FIELDS,
     _RATE_FIELDS,
@@ -39,7 +40,7 @@ def _parse_override(name: str, raw: object, base: FeeSchedule) -> object:
         if not isinstance(raw, str):
             raise InvalidFeeSchedule(f"{name} must be a string")
         return raw
-    if name in _RATE_FIELDS:
+    if name in _RATE_FIELDS or name in _AMOUNT_FIELDS:
         return decimal(raw, name)
     if name in _DATE_FIELDS:
         return iso_date(raw, name)
@@ -89,6 +90,8 @@ def schedule_to_dict(schedule: FeeSchedule) -> dict[str, Any]:
     """Every figure, JSON-safe; ``from_overrides`` reads it back unchanged."""
     out: dict[str, Any] = {"version": schedule.version, "currency": schedule.currency}
     for name in _RATE_FIELDS:
+        out[name] = str(getattr(schedule, name))
+    for name in _AMOUNT_FIELDS:
         out[name] = str(getattr(schedule, name))
     for name in _DATE_FIELDS:
         out[name] = getattr(schedule, name).isoformat()

@@ -79,6 +79,7 @@ _DATE_FIELDS = (
     "tiered_era_start", "flat_2023_start", "top_tier_grandfather_until", "per_contract_start",
     "marketplace_start", "marketplace_second_start", "initiation_start",
 )
+_AMOUNT_FIELDS = ("arbitration_fee_per_party",)
 _TIER_FIELDS = ("tiers", "initiation_tiers")
 _METHOD_MAP_FIELDS = ("withdrawal_fees", "withdrawal_minimums")
 _TEXT_FIELDS = ("version", "currency")
@@ -125,6 +126,8 @@ class FeeSchedule:
         (Decimal("2000"), Decimal("9.95")),
         (None, Decimal("14.99")),
     )
+    # disputes: what each party pays to take a fixed-price dispute to arbitration (assumed)
+    arbitration_fee_per_party: Decimal = Decimal("291")
     # withdrawal; mappings are excluded from the hash (they are read-only proxies)
     withdrawal_fees: Mapping[WithdrawalMethod, Decimal] = field(
         default_factory=default_withdrawal_fees, hash=False
@@ -146,6 +149,8 @@ class FeeSchedule:
             value = getattr(self, name)
             if isinstance(value, datetime) or not isinstance(value, date):
                 raise InvalidFeeSchedule(f"{name} must be a date, got {value!r}")
+        for name in _AMOUNT_FIELDS:
+            self._check_amount(getattr(self, name), name)
         self._check_tiers(self.tiers, "tiers", amounts=False)
         self._check_tiers(self.initiation_tiers, "initiation_tiers", amounts=True)
         object.__setattr__(self, "withdrawal_fees",
@@ -409,6 +414,14 @@ class FeeSchedule:
             fee=money(fee, basis.currency),
             rate=None,
         )
+
+    # --- disputes -------------------------------------------------------------------
+
+    def arbitration_fee(self, currency: str) -> Money:
+        """What one party pays to take a fixed-price dispute to arbitration (assumed $291)."""
+        fee = money(self.arbitration_fee_per_party, self.currency)
+        require_same_currency(fee, zero(currency))
+        return fee
 
     # --- payouts --------------------------------------------------------------------
 
