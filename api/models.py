@@ -268,6 +268,13 @@ class HourlyTermsView(BaseModel):
     disputes: list[HourlyDisputeView]
 
 
+class DisputeSummaryView(BaseModel):
+    dispute_id: str
+    stage: str
+    amount: MoneyOut
+    outcome: str | None
+
+
 class ContractView(ReadOut):
     contract_id: str
     kind: str
@@ -282,6 +289,10 @@ class ContractView(ReadOut):
     total_released: MoneyOut
     milestones: list[MilestoneView]
     refund_requests: list[RefundRequestView]
+    escrow_under_dispute: MoneyOut | None = Field(
+        default=None, description="Escrow frozen by open disputes (fixed-price only).")
+    disputes: list[DisputeSummaryView] = Field(
+        default_factory=list, description="Fixed-price disputes; see `GET /v1/disputes/{id}`.")
     hourly: HourlyTermsView | None = Field(
         default=None, description="An hourly contract's terms, time and disputes; null for "
         "fixed-price.")
