@@ -135,7 +135,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, contracts, hourly, disputes, payments, accounts, freelancers, reconciliation):
+    for module in (health, contracts, hourly, disputes, payments, accounts, freelancers,
+                   reconciliation):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.balances.freelancer_balance import FreelancerBalance
+from domain.contracts import fixed_price_disputes
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.errors import (
@@ -23,7 +24,6 @@ from domain.errors import (
     FreelancerNotFound,
     WrongContractKind,
 )
-from domain.contracts import fixed_price_disputes
 from ledger import contract_views
 from ledger.commands.contracts import contract_uuid
 from ledger.commands.disputes import contract_of_dispute
