@@ -161,6 +161,7 @@ class HourlyDisputeSettledOut(ContractCommandOut):
 class BonusPaidOut(ContractCommandOut):
     contract_id: str
     bonus_id: str
+    payment_id: str = Field(description="The charge's id, as chargebacks name it.")
     gross: MoneyOut
     marketplace_fee: MoneyOut
     initiation_fee: MoneyOut = Field(description="Charged only with the contract's first "

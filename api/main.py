@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from api.routes import (
     accounts,
+    chargebacks,
     contracts,
     disputes,
     freelancers,
@@ -135,8 +136,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, contracts, hourly, disputes, payments, accounts, freelancers,
-                   reconciliation):
+    for module in (health, contracts, hourly, disputes, chargebacks, payments, accounts,
+                   freelancers, reconciliation):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

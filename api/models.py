@@ -175,6 +175,9 @@ class MilestoneFundedOut(ContractCommandOut):
     initiation_fee: MoneyOut
     total_charged: MoneyOut
     payment_method: PaymentMethod
+    payment_id: str | None = Field(
+        description="The charge's id (`pay_<contract>_<version>`), as the payment processor's "
+        "reports and chargebacks name it; null when carried escrow covered it all.")
 
 
 class WorkSubmittedOut(ContractCommandOut):
@@ -322,6 +325,9 @@ class FreelancerBalanceLine(BaseModel):
 class FreelancerBalancesOut(ReadOut):
     freelancer_id: str
     balances: list[FreelancerBalanceLine]
+    holds: list[str] = Field(default_factory=list, description="Chargebacks holding "
+                             "withdrawals: open ones, and lost ones until no balance is "
+                             "negative.")
 
 
 class TrialBalanceLine(BaseModel):

@@ -18,6 +18,7 @@ from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
 from ledger.commands import disputes, fixed_price, hourly, maturity
+from ledger.commands.chargebacks import ChargebackCommands
 from ledger.commands.disputes import DisputeCommands
 from ledger.commands.extras import ExtraPaymentCommands
 from ledger.commands.hourly import HourlyCommands
@@ -35,6 +36,7 @@ class EscrowLedger(
     LifecycleCommands,  # opening and ending either kind, and the fixed-price commands
     HourlyCommands,
     DisputeCommands,
+    ChargebackCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,

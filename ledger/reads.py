@@ -110,6 +110,7 @@ class LogReads(CommandEngine):
                  "available": money_json(balance.available_in(code))}
                 for code in balance.currencies()
             ],
+            "holds": balance.active_holds(),
             "position": position,
         }
 

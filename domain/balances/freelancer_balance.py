@@ -63,6 +63,7 @@ class FreelancerBalance(Aggregate):
             agg.freelancer_id = self.freelancer_id
             agg.lots = []
             agg.available = {}
+            agg.holds = {}
 
     class EarningsPending(Aggregate.Event):
         """Released money entered the security period.
@@ -124,10 +125,41 @@ class FreelancerBalance(Aggregate):
                        if taken == self.lots_before.get(lot_id)]
             return [stopped(SECURITY_PERIOD, self.originator_id, lot_id) for lot_id in emptied]
 
+    class ChargebackDebited(Aggregate.Event):
+        """A chargeback took an unprotected payment back from the available balance (it
+        may go negative) and placed a hold. The postings are on the contract's event."""
+
+        chargeback_id: str
+        amount: Money
+        available_after: Money
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            agg.available = {**agg.available, self.amount.currency.code: self.available_after}
+            agg.holds = {**agg.holds, self.chargeback_id: "open"}
+
+    class ChargebackSettled(Aggregate.Event):
+        """Won: the debit is reversed and its hold lifted. Lost: the debit stands, and the
+        hold stays until the available balance is whole again."""
+
+        chargeback_id: str
+        won: bool
+        amount: Money
+        available_after: Money
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            agg.available = {**agg.available, self.amount.currency.code: self.available_after}
+            holds = dict(agg.holds)
+            if self.won:
+                holds.pop(self.chargeback_id, None)
+            else:
+                holds[self.chargeback_id] = "lost"
+            agg.holds = holds
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         freelancer_id: str
         lots: list[PendingLot]
         available: dict[str, Money]
+        holds: dict[str, str]
 
     @staticmethod
     def id_for(freelancer_id: str) -> UUID:
@@ -146,6 +178,25 @@ class FreelancerBalance(Aggregate):
     def available_in(self, currency: str) -> Money:
         return self.available.get(currency, zero(currency))
 
+    def active_holds(self) -> list[str]:
+        """Chargebacks holding withdrawals: open ones, and lost ones until no balance is
+        negative."""
+        negative = any(a.amount < 0 for a in self.available.values())
+        return sorted(cb for cb, status in self.holds.items()
+                      if status == "open" or negative)
+
+    def charge_back(self, *, chargeback_id: str, amount: Money, at: datetime) -> None:
+        code = amount.currency.code
+        self.trigger_event(self.ChargebackDebited, timestamp=at, chargeback_id=chargeback_id,
+                           amount=amount, available_after=self.available_in(code) - amount)
+
+    def settle_chargeback(self, *, chargeback_id: str, won: bool, amount: Money,
+                          at: datetime) -> None:
+        code = amount.currency.code
+        after = self.available_in(code) + amount if won else self.available_in(code)
+        self.trigger_event(self.ChargebackSettled, timestamp=at, chargeback_id=chargeback_id,
+                           won=won, amount=amount, available_after=after)
+
     def currencies(self) -> list[str]:
         codes = {lot.amount.currency.code for lot in self.lots} | set(self.available)
         return sorted(codes)
@@ -163,11 +214,13 @@ class FreelancerBalance(Aggregate):
     def refund(self, *, refund_id: str, amount: Money, refund_to: str, at: datetime) -> None:
         """Takes ``amount`` from available first, then the newest pending lots."""
         code = amount.currency.code
-        if amount > self.available_in(code) + self.pending_in(code):
+        # a balance a chargeback made negative has nothing to refund from
+        spendable = max(self.available_in(code), zero(code))
+        if amount > spendable + self.pending_in(code):
             raise InsufficientFunds(
                 f"{self.freelancer_id} holds {self.available_in(code).amount} available and "
                 f"{self.pending_in(code).amount} pending {code}; cannot refund {amount.amount}")
-        from_available = min(amount, self.available_in(code))
+        from_available = min(amount, spendable)
         left = amount - from_available
         taken: dict[str, Money] = {}
         for lot in sorted((x for x in self.lots if x.amount.currency.code == code),

@@ -17,6 +17,7 @@ from moneyed import Money
 
 from domain.contracts import payments
 from domain.contracts.escrow import payment_account
+from domain.contracts.references import PAYMENT, reference
 from domain.contracts.settlement import Earner, credit_earnings, service_fee_on, top_tier_threshold
 from domain.contracts.terms import ContractStatus
 from domain.errors import InsufficientFunds, WindowClosed
@@ -45,7 +46,8 @@ def pay_bonus(c: Any, p: Earner, *, bonus_id: str, gross: Money, method: Payment
     c.trigger_event(c.BonusPaid, timestamp=at, bonus_id=bonus_id, gross=gross,
                     marketplace_fee=marketplace, initiation_fee=initiation, service_fee=quote,
                     net=quote.net, payment_method=method.value,
-                    available_at=at + SECURITY_PERIOD, lot_id=lot_id, entry=entry, actor=actor)
+                    available_at=at + SECURITY_PERIOD, lot_id=lot_id, entry=entry, actor=actor,
+                    payment_id=reference(PAYMENT, c.id, c.version + 1))
     event: payments.BonusPaid = c.pending_events[-1]
     credit_earnings(p, quote, lot_id=lot_id, contract_id=str(c.id), ref=f"bonus {bonus_id}",
                     at=at, fees=fees)

@@ -20,11 +20,12 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.contracts import dispute_events, escrow, payments, terms
+from domain.contracts import chargebacks, dispute_events, escrow, payments, terms
 from domain.contracts import fixed_price_events as events
 from domain.contracts.dispute import FixedPriceDispute
 from domain.contracts.hourly_week import Payment
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
+from domain.contracts.references import PAYMENT, reference
 from domain.contracts.refund_request import RefundRequest
 from domain.contracts.terms import (
     MAXIMUM_MILESTONE,
@@ -82,6 +83,8 @@ class FixedPriceContract(Aggregate):
     ArbitrationStarted = dispute_events.ArbitrationStarted
     ArbitrationFeePaid = dispute_events.ArbitrationFeePaid
     DisputeResolved = dispute_events.DisputeResolved
+    ChargebackReceived = chargebacks.ChargebackReceived
+    ChargebackDecided = chargebacks.ChargebackDecided
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         client_id: str
@@ -104,6 +107,8 @@ class FixedPriceContract(Aggregate):
         ended_by: str | None
         payments: tuple[Payment, ...]
         refunds: tuple[Payment, ...]
+        charges: dict[str, chargebacks.ChargeRecord]
+        chargebacks: dict[str, chargebacks.Chargeback]
 
     # ---- queries -------------------------------------------------------------
 
@@ -253,6 +258,7 @@ class FixedPriceContract(Aggregate):
                 charge, fees.marketplace_fee(charge, at, method),
                 fees.initiation_fee(charge, at) if self.initiation_fee is None else None,
             )
+        payment_id = reference(PAYMENT, self.id, self.version + 1) if paid else None
         entry = escrow.funding_entry(
             f"fund milestone {m.milestone_id} of contract {self.id}", self.id,
             self.escrow_account(m.milestone_id),
@@ -265,7 +271,7 @@ class FixedPriceContract(Aggregate):
             charged=charge, payment_method=method.value,
             marketplace_fee=paid.marketplace if paid else None,
             initiation_fee=paid.initiation if paid else None,
-            entry=entry, actor=actor, top_up=top_up,
+            entry=entry, actor=actor, top_up=top_up, payment_id=payment_id,
         )
 
     # ---- work and review -----------------------------------------------------

@@ -12,16 +12,19 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping.postings import JournalEntry
+from domain.contracts.chargebacks import ChargeKind, ChargeRecord, payment_id_of, record_charge
+from domain.contracts.escrow import payment_account
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
 from domain.contracts.terms import ContractStatus, adopt_opening_terms
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
+from domain.fees.methods import PaymentMethod
 from domain.fees.quotes import FeeQuote
 from domain.money import zero
 
@@ -71,8 +74,12 @@ class MilestoneFunded(Aggregate.Event):
     """Money entered escrow for a milestone: carried escrow first, then a charge.
 
     ``charged`` is what the client paid into escrow now (before fees);
-    ``carried_in`` is escrow left over from earlier partial releases.
+    ``carried_in`` is escrow left over from earlier partial releases;
+    ``payment_id`` names the charge (None when nothing was charged).
+    Version 2 added ``payment_id``; version 1 events get theirs on upcast.
     """
+
+    class_version = 2
 
     milestone_id: str
     escrow_added: Money
@@ -84,6 +91,11 @@ class MilestoneFunded(Aggregate.Event):
     entry: JournalEntry | None
     actor: str
     top_up: bool
+    payment_id: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["payment_id"] = payment_id_of(state, state["charged"].amount > 0)
 
     def apply(self, c: FixedPriceContract) -> None:
         fee_in = zero(c.currency)
@@ -103,6 +115,13 @@ class MilestoneFunded(Aggregate.Event):
             c.first_charge_method = self.payment_method
         if self.initiation_fee is not None:
             c.initiation_fee = self.initiation_fee
+        if self.payment_id is not None:
+            initiation = self.initiation_fee.fee if self.initiation_fee else zero(c.currency)
+            marketplace = self.marketplace_fee.fee if self.marketplace_fee else zero(c.currency)
+            record_charge(c, ChargeRecord(
+                self.payment_id, self.timestamp, ChargeKind.ESCROW_FUNDING,
+                self.charged + marketplace + initiation, zero(c.currency),
+                payment_account(c.client_id, PaymentMethod(self.payment_method))))
 
 
 class WorkSubmitted(Aggregate.Event):

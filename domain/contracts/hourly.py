@@ -20,8 +20,8 @@ from domain.bookkeeping import accounts
 from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Side, leg
 from domain.contracts import billing_week as weeks
+from domain.contracts import chargebacks, payments, terms
 from domain.contracts import hourly_events as events
-from domain.contracts import payments, terms
 from domain.contracts.escrow import payment_account
 from domain.contracts.hourly_week import (
     HourlyDispute,
@@ -30,6 +30,7 @@ from domain.contracts.hourly_week import (
     TimeEntry,
     WeekInvoice,
 )
+from domain.contracts.references import PAYMENT, reference
 from domain.contracts.terms import ContractKind, ContractStatus, Party, check_parties
 from domain.deadlines import Deadline, DeadlineKind
 from domain.errors import (
@@ -78,6 +79,8 @@ class HourlyContract(Aggregate):
     HourlyDisputeDeclined = events.HourlyDisputeDeclined
     HourlyDisputeSettled = events.HourlyDisputeSettled
     BonusPaid = payments.BonusPaid
+    ChargebackReceived = chargebacks.ChargebackReceived
+    ChargebackDecided = chargebacks.ChargebackDecided
     ClientRefunded = payments.ClientRefunded
     Ended = terms.Ended
 
@@ -102,6 +105,8 @@ class HourlyContract(Aggregate):
         initiation_fee: FeeQuote | None
         payments: tuple[Payment, ...]
         refunds: tuple[Payment, ...]
+        charges: dict[str, chargebacks.ChargeRecord]
+        chargebacks: dict[str, chargebacks.Chargeback]
         ended_at: datetime | None
         ended_by: str | None
 
@@ -286,7 +291,8 @@ class HourlyContract(Aggregate):
             minutes_billed=billed, manual_minutes_billed=manual, limit_hours=limit,
             hourly_rate=rate, amount=amount, marketplace_fee=marketplace,
             initiation_fee=initiation, payment_method=method.value,
-            review_ends_at=weeks.review_ends(week_start), entry=charge, actor=actor)
+            review_ends_at=weeks.review_ends(week_start), entry=charge, actor=actor,
+            payment_id=reference(PAYMENT, self.id, self.version + 1))
 
     def release_week(self, *, week_start: date, service_fee: FeeQuote, lot_id: str,
                      available_at: datetime, at: datetime, actor: str) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping.postings import JournalEntry
 from domain.contracts import billing_week as weeks
+from domain.contracts.chargebacks import ChargeKind, ChargeRecord, payment_id_of, record_charge
 from domain.contracts.hourly_week import (
     DisputeStatus,
     HourlyDispute,
@@ -140,7 +141,12 @@ class Resumed(Aggregate.Event):
 
 
 class WeekInvoiced(Aggregate.Event):
-    """Monday 12:00: the client was charged for the week, and the money is in review."""
+    """Monday 12:00: the client was charged for the week, and the money is in review.
+
+    Version 2 added ``payment_id``; version 1 events get theirs on upcast.
+    """
+
+    class_version = 2
 
     week_start: date
     minutes_logged: int
@@ -155,8 +161,19 @@ class WeekInvoiced(Aggregate.Event):
     review_ends_at: datetime
     entry: JournalEntry
     actor: str
+    payment_id: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["payment_id"] = payment_id_of(state, True)
 
     def apply(self, c: HourlyContract) -> None:
+        initiation = self.initiation_fee.fee if self.initiation_fee else self.amount * 0
+        # covered by Hourly Protection: a chargeback is the platform's loss
+        record_charge(c, ChargeRecord(
+            self.payment_id, self.timestamp, ChargeKind.HOURLY_INVOICE,
+            self.amount + self.marketplace_fee.fee + initiation, self.amount * 0,
+            self.entry.postings[0].account))
         c.invoices = {**c.invoices, self.week_start: WeekInvoice(
             self.week_start, self.minutes_logged, self.minutes_billed,
             self.manual_minutes_billed, self.amount, self.marketplace_fee.fee, self.amount,

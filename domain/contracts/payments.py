@@ -19,6 +19,7 @@ from moneyed import Money
 from domain.bookkeeping import accounts
 from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Posting, Side, leg
+from domain.contracts.chargebacks import ChargeKind, ChargeRecord, payment_id_of, record_charge
 from domain.contracts.hourly_week import Payment
 from domain.fees.quotes import FeeQuote
 from domain.money import zero
@@ -39,7 +40,12 @@ def charge_entry(memo: str, payer: str, credits: Sequence[tuple[str, Money]],
 
 
 class BonusPaid(Aggregate.Event):
-    """The client paid the freelancer a bonus: charged with its fees, pending 5 days."""
+    """The client paid the freelancer a bonus: charged with its fees, pending 5 days.
+
+    Version 2 added ``payment_id``; version 1 events get theirs on upcast.
+    """
+
+    class_version = 2
 
     bonus_id: str
     gross: Money
@@ -52,9 +58,20 @@ class BonusPaid(Aggregate.Event):
     lot_id: str
     entry: JournalEntry
     actor: str
+    payment_id: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["payment_id"] = payment_id_of(state, True)
 
     def apply(self, c: Any) -> None:
         c.record_payment(self.timestamp, self.net, f"bonus {self.bonus_id}")
+        initiation = self.initiation_fee.fee if self.initiation_fee else self.net * 0
+        # the bonus reached the freelancer at once: unprotected, its net is theirs to bear
+        record_charge(c, ChargeRecord(
+            self.payment_id, self.timestamp, ChargeKind.BONUS,
+            self.gross + self.marketplace_fee.fee + initiation, self.net,
+            self.entry.postings[0].account))
         if self.initiation_fee is not None:
             c.initiation_fee = self.initiation_fee
             c.initiation_fee_settled = True

@@ -66,6 +66,8 @@ def adopt_opening_terms(c: Any, opened: Any) -> None:
     c.initiation_fee = None
     c.payments = ()
     c.refunds = ()
+    c.charges = {}
+    c.chargebacks = {}
     c.ended_at = None
     c.ended_by = None
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.balances.client_standing import ClientStanding
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
@@ -76,6 +77,17 @@ def earner(uow: UnitOfWork, c: FixedPriceContract | HourlyContract) -> Earner:
     balance = uow.get(FreelancerBalance, FreelancerBalance.id_for(c.freelancer_id)) or uow.add(
         FreelancerBalance.register(c.freelancer_id, uow.at))
     return Earner(relationship=relationship_, balance=balance)
+
+
+def standing(uow: UnitOfWork, client_id: str) -> ClientStanding | None:
+    return uow.get(ClientStanding, ClientStanding.id_for(client_id))
+
+
+def require_good_standing(uow: UnitOfWork, client_id: str) -> None:
+    """A client a chargeback suspended may not move money (a clear 409)."""
+    found = standing(uow, client_id)
+    if found is not None:
+        found.require_in_good_standing()
 
 
 def fired_by(d: Deadline) -> str:

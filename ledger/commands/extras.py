@@ -9,7 +9,7 @@ from moneyed import Money
 
 from domain.contracts import extra_payments
 from domain.fees.methods import PaymentMethod
-from ledger.commands.contracts import earner, load_any
+from ledger.commands.contracts import earner, load_any, require_good_standing
 from ledger.engine import CommandEngine, CommandResult, Decision
 from ledger.results import money_json
 from ledger.unit_of_work import UnitOfWork
@@ -25,12 +25,14 @@ class ExtraPaymentCommands(CommandEngine):
 
         def decide(uow: UnitOfWork) -> Decision:
             c = load_any(uow, contract_id, expected_version)
+            require_good_standing(uow, c.client_id)
             bonus = extra_payments.pay_bonus(
                 c, earner(uow, c), bonus_id=str(uuid4()), gross=amount, method=payment_method,
                 at=uow.at, actor=actor, fees=self.fees)
             none = amount * 0
             answer: dict[str, Any] = {
                 "contract_id": str(c.id), "bonus_id": bonus.bonus_id,
+                "payment_id": bonus.payment_id,
                 "gross": money_json(bonus.gross),
                 "marketplace_fee": money_json(bonus.marketplace_fee.fee),
                 "initiation_fee": money_json(

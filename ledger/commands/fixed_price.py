@@ -26,7 +26,7 @@ from domain.contracts.settlement import (
 from domain.contracts.terms import Party
 from domain.deadlines import Deadline, DeadlineKind
 from domain.fees.methods import PaymentMethod
-from ledger.commands.contracts import earner, fired_by, load_kind
+from ledger.commands.contracts import earner, fired_by, load_kind, require_good_standing
 from ledger.engine import CommandEngine, CommandResult, Decision
 from ledger.results import money_json, to_json
 from ledger.unit_of_work import Handler, UnitOfWork
@@ -68,6 +68,7 @@ class Funded:
     initiation_fee: Money
     total_charged: Money
     payment_method: str
+    payment_id: str | None
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class FixedPriceCommands(CommandEngine):
 
         def decide(uow: UnitOfWork) -> Decision:
             c = load_contract(uow, contract_id, expected_version)
+            require_good_standing(uow, c.client_id)
             c.fund_milestone(milestone_id=milestone_id, method=payment_method, at=uow.at,
                              actor=actor, fees=self.fees)
             funded = c.pending_events[-1]
@@ -170,6 +172,7 @@ class FixedPriceCommands(CommandEngine):
                 str(c.id), milestone_id, funded.escrow_added,
                 funded.escrow_added - funded.charged, funded.charged, marketplace, initiation,
                 funded.charged + marketplace + initiation, payment_method.value,
+                funded.payment_id,
             )), contract=c)
 
         return self.execute("fund_milestone", idempotency_key, request, decide)
@@ -219,6 +222,7 @@ class FixedPriceCommands(CommandEngine):
 
         def decide(uow: UnitOfWork) -> Decision:
             p = load_parties(uow, contract_id, expected_version)
+            require_good_standing(uow, p.contract.client_id)
             released = approve_milestone(
                 p, milestone_id=milestone_id, amount=amount, method=payment_method,
                 at=uow.at, actor=actor, fees=self.fees,

@@ -26,7 +26,9 @@ def _invoice(engine: CommandEngine, uow: UnitOfWork, d: Deadline) -> dict[str, A
     w = c.invoices.get(week)
     if w is None:
         return {"contract_id": d.subject, "week_start": d.ref, "invoiced": False}
+    [charge] = [p for p in c.charges.values() if p.at == d.due and p.kind == "hourly_invoice"]
     return {"contract_id": d.subject, "week_start": d.ref, "invoiced": True,
+            "payment_id": charge.payment_id,
             "minutes_logged": w.minutes_logged, "minutes_billed": w.minutes_billed,
             "amount": money_json(w.amount), "marketplace_fee": money_json(w.marketplace_fee)}
 

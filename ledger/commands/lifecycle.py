@@ -19,7 +19,7 @@ from domain.contracts.settlement import PaymentOnEnd
 from domain.contracts.terms import ContractKind, Party
 from domain.errors import InvalidInput, UnsupportedContractKind
 from domain.fees.methods import PaymentMethod
-from ledger.commands.contracts import load_any, relationship
+from ledger.commands.contracts import load_any, relationship, require_good_standing
 from ledger.commands.fixed_price import FixedPriceCommands
 from ledger.engine import CommandResult, Decision
 from ledger.results import money_json
@@ -48,6 +48,7 @@ class LifecycleCommands(FixedPriceCommands):
                         "payment_method": payment_method.value}
 
         def decide(uow: UnitOfWork) -> Decision:
+            require_good_standing(uow, client_id)
             contract_id = uuid4()
             c: FixedPriceContract | HourlyContract
             if kind == ContractKind.FIXED_PRICE:
@@ -93,6 +94,8 @@ class LifecycleCommands(FixedPriceCommands):
 
         def decide(uow: UnitOfWork) -> Decision:
             c = load_any(uow, contract_id, expected_version)
+            if by is Party.CLIENT:
+                require_good_standing(uow, c.client_id)
             if isinstance(c, FixedPriceContract):
                 return self.decide_fixed_price_end(uow, c, by, pay, actor, feedback)
             if pay not in (None, "none"):

@@ -127,6 +127,7 @@ def test_an_800_week_is_charged_840_plus_initiation_and_pays_720_on_schedule(
     assert tick_at(app, projector, clock, INVOICE_AT - SECOND) == []
 
     [invoiced] = tick_at(app, projector, clock, INVOICE_AT)
+    assert invoiced.pop("payment_id").startswith(f"pay_{cid.replace('-', '')}_")
     assert invoiced == {"contract_id": cid, "week_start": "2026-03-02", "invoiced": True,
                         "minutes_logged": 1500, "minutes_billed": 1200,
                         "amount": m("800.00"), "marketplace_fee": m("40.00")}
