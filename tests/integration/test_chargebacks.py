@@ -68,7 +68,8 @@ def test_a_protected_payment_is_the_platforms_loss_and_suspends_the_client(app, 
     r = cb.response
     assert (r["amount"], r["platform_loss"], r["freelancer_debit"]) == (
         m("1059.95"), m("1059.95"), m("0.00"))
-    assert r["client_suspended"] is True and r["freelancer_holds"] == []
+    assert r["client_suspended"] is True
+    assert r["freelancer_holds"] == []
     assert balance(projector, CLEARING) == d("0.00")
     assert balance(projector, LOSSES) == d("1059.95")
     # the escrow stays: a protected freelancer can still be paid through the rules
@@ -82,7 +83,8 @@ def test_a_protected_payment_is_the_platforms_loss_and_suspends_the_client(app, 
         app.pay_bonus(contract_id=cid, amount=usd("10.00"), actor="c1")
     assert app.position() == before
     won = app.decide_chargeback(chargeback_id=r["chargeback_id"], won=True, actor="psp")
-    assert won.response["status"] == "won" and won.response["client_suspended"] is False
+    assert won.response["status"] == "won"
+    assert won.response["client_suspended"] is False
     assert balance(projector, CLEARING) == d("1059.95")
     assert balance(projector, LOSSES) == d("0.00")
     app.approve_milestone(contract_id=cid, milestone_id=mid, actor="c1")
@@ -103,7 +105,8 @@ def test_an_unprotected_bonus_is_debited_from_the_freelancer_with_a_hold(
     assert balance(projector, AVAILABLE) == d("-90.00")
     lost = app.decide_chargeback(chargeback_id=r["chargeback_id"], won=False,
                                  actor="psp").response
-    assert lost["status"] == "lost" and lost["client_suspended"] is True
+    assert lost["status"] == "lost"
+    assert lost["client_suspended"] is True
     assert app.freelancer_balances("f1")["holds"] == [r["chargeback_id"]]
     # the bonus's 90.00 matures after 5 days: the balance is whole, the hold lifts
     clock.set(clock.now() + timedelta(days=5))
@@ -127,7 +130,7 @@ def test_a_won_bonus_chargeback_gives_the_freelancer_its_money_back(app, project
 
 
 def test_refusals_write_nothing(app, projector):
-    cid, _, payment_id = funding_payment(app)
+    _, _, payment_id = funding_payment(app)
     before = app.position()
     with pytest.raises(PaymentNotFound):
         app.receive_chargeback(payment_id="pay_nope", reason="", actor="psp")
