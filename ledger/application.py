@@ -17,9 +17,10 @@ from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
-from ledger.commands import disputes, fixed_price, hourly, maturity
+from ledger.commands import disputes, dormancy, fixed_price, hourly, maturity
 from ledger.commands.chargebacks import ChargebackCommands
 from ledger.commands.disputes import DisputeCommands
+from ledger.commands.dormancy import DormancyCommands
 from ledger.commands.extras import ExtraPaymentCommands
 from ledger.commands.hourly import HourlyCommands
 from ledger.commands.lifecycle import LifecycleCommands
@@ -37,6 +38,7 @@ class EscrowLedger(
     HourlyCommands,
     DisputeCommands,
     ChargebackCommands,
+    DormancyCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,
@@ -59,6 +61,7 @@ class EscrowLedger(
     DEADLINES: ClassVar[Mapping[DeadlineKind, Handler]] = {
         **fixed_price.DEADLINES,
         **disputes.DEADLINES,
+        **dormancy.DEADLINES,
         **hourly.DEADLINES,
         **maturity.DEADLINES,
     }

@@ -34,6 +34,7 @@ UPSERT = (
     "due_us = excluded.due_us, status = 'pending', refusal = NULL"
 )
 DELETE = "DELETE FROM {deadlines} WHERE deadline_id = %s"
+DELETE_FIRED = "DELETE FROM {deadlines} WHERE deadline_id = %s AND due_us = %s"
 RETIRE = "UPDATE {deadlines} SET status = 'retired', refusal = %s WHERE deadline_id = %s"
 STATUSES = ("pending", "retired")
 
@@ -48,13 +49,24 @@ class PostgresDeadlineView(PostgresView):
     CREATE = DEADLINE_CREATE
 
 
+def fired_deadline(key: str) -> tuple[str, int] | None:
+    """The deadline id and due time a firing's key names (``Deadline.idempotency_key``)."""
+    if not key.startswith("deadline:"):
+        return None
+    deadline_id, _, due_us = key[len("deadline:"):].rpartition(":")
+    return (deadline_id, int(due_us)) if deadline_id and due_us.isdigit() else None
+
+
 def changes_of(event: Any) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements one event makes on the table, in order."""
     if isinstance(event, CommandRecord.Accepted):
         response = event.response
         if response.get("retired") is True and "deadline_id" in response:
             return [(RETIRE, (response.get("refusal"), response["deadline_id"]))]
-        return []
+        fired = fired_deadline(event.key)
+        # A firing that found nothing left to do leaves its clock at the same due
+        # time: done, not pending. A clock the firing restarted has a new due time.
+        return [(DELETE_FIRED, fired)] if fired else []
     found = getattr(event, "deadline_changes", None)
     changes: list[DeadlineChange] = found() if callable(found) else []
     return [
@@ -102,13 +114,16 @@ class DeadlineQueries:
         return [deadline_of(r) for r in rows]
 
     def page(self, *, status: str | None, after: tuple[int, str] | None,
-             limit: int) -> list[dict[str, Any]]:
+             limit: int, kind: str | None = None) -> list[dict[str, Any]]:
         """Deadlines in firing order, after the cursor ``(due_us, deadline_id)``."""
         where: list[str] = []
         params: list[Any] = []
         if status is not None:
             where.append("status = %s")
             params.append(status)
+        if kind is not None:
+            where.append("kind = %s")
+            params.append(kind)
         if after is not None:
             where.append("(due_us > %s OR (due_us = %s AND deadline_id > %s))")
             params += [after[0], after[0], after[1]]

@@ -19,7 +19,7 @@ from api.errors import ApiProblem
 from api.models import RequestModel
 from api.routes import COMMAND_PROBLEMS, problem_responses
 from api.services import ServicesDep
-from domain.deadlines import from_epoch_us
+from domain.deadlines import DeadlineKind, from_epoch_us
 from projections.deadline_firing import advance_test_clock
 
 clock_router = APIRouter(prefix="/v1/test-clock", tags=["test clock"])
@@ -115,11 +115,14 @@ def list_deadlines(
     after: Annotated[str | None, Query(description="A `next_cursor` from the page before.")]
     = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    kind: Annotated[DeadlineKind | None, Query(description="Only clocks of this kind.")]
+    = None,
 ) -> dict[str, Any]:
     """Running clocks in firing order, with kind, subject and due time; cursor-paginated."""
     position = services.projection_position(None)
-    rows = services.projector.deadlines.queries.page(status=status, after=_cursor(after),
-                                                     limit=limit + 1)
+    rows = services.projector.deadlines.queries.page(
+        status=status, after=_cursor(after), limit=limit + 1,
+        kind=None if kind is None else kind.value)
     page, more = rows[:limit], len(rows) > limit
     last = page[-1] if page else None
     return {

@@ -24,6 +24,7 @@ from domain.contracts.dispute import (
     Outcome,
     Resolution,
 )
+from domain.contracts.dormancy import restart_clocks, touch
 from domain.contracts.milestone import EscrowMovement, MilestoneStatus
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
 from domain.fees.quotes import FeeQuote
@@ -80,6 +81,7 @@ class DisputeOpened(Aggregate.Event):
             self.total, self.marketplace_fee_held, self.timestamp, self.actor,
             DisputeStage.AWAITING_RESPONSE, self.respond_by,
             clocks=((DeadlineKind.DISPUTE_RESPONSE, self.respond_by),))}
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
         changes = [stopped(DeadlineKind.AUTO_RELEASE, self.originator_id, m.milestone_id)
@@ -89,7 +91,8 @@ class DisputeOpened(Aggregate.Event):
                                    self.request_id))
         changes.append(started(DeadlineKind.DISPUTE_RESPONSE, self.originator_id,
                                self.dispute_id, self.respond_by))
-        return changes
+        # escrow under dispute is not dormant: the dispute's own clocks run instead
+        return [*changes, *restart_clocks(self.originator_id, self.timestamp, False)]
 
 
 class DisputeResponded(Aggregate.Event):
@@ -215,6 +218,7 @@ class DisputeResolved(Aggregate.Event):
     lot_id: str | None
     entry: JournalEntry
     actor: str
+    dormancy_watched: bool | None = None
 
     def apply(self, c: FixedPriceContract) -> None:
         d = c.disputes[self.dispute_id]
@@ -238,6 +242,8 @@ class DisputeResolved(Aggregate.Event):
             c.record_payment(self.timestamp, self.net, f"dispute {self.dispute_id}")
         if self.initiation_fee_recognised is not None:
             c.initiation_fee_settled = True
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return _stop_all(self.originator_id, self.dispute_id)
+        return [*_stop_all(self.originator_id, self.dispute_id),
+                *restart_clocks(self.originator_id, self.timestamp, self.dormancy_watched)]

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping import accounts
-from domain.contracts import chargebacks, dispute_events, escrow, payments, terms
+from domain.contracts import chargebacks, dispute_events, dormancy, escrow, payments, terms
 from domain.contracts import fixed_price_events as events
 from domain.contracts.dispute import FixedPriceDispute
 from domain.contracts.hourly_week import Payment
@@ -83,6 +83,10 @@ class FixedPriceContract(Aggregate):
     ArbitrationStarted = dispute_events.ArbitrationStarted
     ArbitrationFeePaid = dispute_events.ArbitrationFeePaid
     DisputeResolved = dispute_events.DisputeResolved
+    DormancyNoticeRecorded = dormancy.DormancyNoticeRecorded
+    WentDormant = dormancy.WentDormant
+    DormantClientSilent = dormancy.DormantClientSilent
+    DormantReleaseRequested = dormancy.DormantReleaseRequested
     ChargebackReceived = chargebacks.ChargebackReceived
     ChargebackDecided = chargebacks.ChargebackDecided
 
@@ -97,6 +101,9 @@ class FixedPriceContract(Aggregate):
         milestones: dict[str, Milestone]
         refund_requests: dict[str, RefundRequest]
         disputes: dict[str, FixedPriceDispute]
+        last_activity_at: datetime
+        dormancy_notices: tuple[int, ...]
+        dormancy: dormancy.Dormancy | None
         first_charge_method: str | None
         initiation_fee: FeeQuote | None
         initiation_fee_settled: bool
@@ -167,6 +174,8 @@ class FixedPriceContract(Aggregate):
             Deadline(d.due_at, d.clock, subject, d.dispute_id)
             for d in self.open_disputes() if d.clock is not None and d.due_at is not None
         ]
+        running += [Deadline(due, kind, subject, ref)
+                    for kind, ref, due in dormancy.running(self)]
         return running
 
     def review_lapsed(self, milestone_id: str, due: datetime) -> bool:
@@ -215,7 +224,8 @@ class FixedPriceContract(Aggregate):
         if not title.strip():
             raise InvalidInput("milestone title must not be empty")
         self.trigger_event(self.MilestoneAdded, timestamp=at, milestone_id=str(milestone_id),
-                           title=title, amount=amount, actor=actor)
+                           title=title, amount=amount, actor=actor,
+                           dormancy_watched=self._watched_after(zero(self.currency)))
 
     def fund_milestone(
         self, *, milestone_id: str, method: PaymentMethod, at: datetime, actor: str,
@@ -347,7 +357,7 @@ class FixedPriceContract(Aggregate):
             service_fee=service_fee, net=service_fee.net, escrow_remaining=m.escrow - gross,
             marketplace_fee_retained=escrow.fee_share(m, gross),
             initiation_fee_recognised=recognise, available_at=available_at, lot_id=lot_id,
-            reason=reason, entry=entry, actor=actor,
+            reason=reason, entry=entry, actor=actor, dormancy_watched=self._watched_after(gross),
         )
         event = self.pending_events[-1]
         assert isinstance(event, self.MilestoneReleased)
@@ -412,7 +422,12 @@ class FixedPriceContract(Aggregate):
             raise EscrowError("escrow is still held: request its refund before ending")
         self._end(by, actor, at, feedback)
 
-    def _end(self, by: Party, actor: str, at: datetime, feedback: str | None) -> None:
+    def close_dormant(self, *, reason: str, at: datetime, actor: str) -> None:
+        """Neither party acted on a dormant contract: its escrow goes back and it ends."""
+        self._refund(self.remaining_escrow(), None, reason, at, actor)
+        self._end("dormancy", actor, at, feedback=None)
+
+    def _end(self, by: Party | str, actor: str, at: datetime, feedback: str | None) -> None:
         outstanding = escrow.initiation_fee_outstanding(self.initiation_fee,
                                                         self.initiation_fee_settled)
         if outstanding is not None and self.total_released.amount == 0:
@@ -424,7 +439,7 @@ class FixedPriceContract(Aggregate):
                     self.id, outstanding, self.refund_account()),
                 actor=actor,
             )
-        self.trigger_event(self.Ended, timestamp=at, ended_by=by.value, actor=actor,
+        self.trigger_event(self.Ended, timestamp=at, ended_by=str(by), actor=actor,
                            feedback=feedback)
 
     def refund_account(self) -> str:
@@ -456,7 +471,14 @@ class FixedPriceContract(Aggregate):
             marketplace_fee_refunded=sum((a.fee_or_zero for a in amounts), zero(self.currency)),
             marketplace_fee_policy=escrow.MARKETPLACE_FEE_REFUND_POLICY, reason=reason,
             entry=entry, actor=actor,
+            dormancy_watched=self._watched_after(sum((a.amount for a in amounts),
+                                                     zero(self.currency))),
         )
+
+    def _watched_after(self, leaving: Money) -> bool:
+        """Whether the dormancy clocks run after ``leaving`` goes out of escrow."""
+        return (self.status is ContractStatus.ACTIVE and not self.open_disputes()
+                and (self.escrow_balance() - leaving).amount > 0)
 
     def require_active(self) -> None:
         if self.status is not ContractStatus.ACTIVE:

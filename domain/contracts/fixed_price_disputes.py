@@ -138,6 +138,12 @@ def open_on_milestone(c: FixedPriceContract, *, milestone_id: str, at: datetime,
                  at=at, actor=actor)
 
 
+def open_on_dormancy(c: FixedPriceContract, *, at: datetime, actor: str) -> str:
+    """The client disputes a dormant contract's release request: all of its escrow."""
+    return _open(c, DisputeOrigin.DORMANCY, None, c.remaining_escrow(), emptied=False, at=at,
+                 actor=actor)
+
+
 def _open(c: FixedPriceContract, origin: DisputeOrigin, request_id: str | None,
           amounts: list[EscrowMovement], *, emptied: bool, at: datetime, actor: str) -> str:
     amounts = [EscrowMovement(a.milestone_id, a.amount,
@@ -293,7 +299,9 @@ def resolve(p: Parties, *, dispute_id: str, release: Money, outcome: Outcome, at
         net=quote.net if quote else zero(c.currency), refunded=refund,
         marketplace_fee_refunded=fee_back, refunded_to=refund_to,
         initiation_fee_recognised=recognise, available_at=available_at, lot_id=lot_id,
-        entry=entry, actor=actor)
+        entry=entry, actor=actor,
+        dormancy_watched=c.status is ContractStatus.ACTIVE and c.escrow_balance().amount > 0
+        and len(c.open_disputes()) == 1)
     resolved = c.pending_events[-1]
     assert isinstance(resolved, DisputeResolved)
     if quote is not None and lot_id is not None:

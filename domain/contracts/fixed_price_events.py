@@ -19,6 +19,7 @@ from moneyed import Money
 
 from domain.bookkeeping.postings import JournalEntry
 from domain.contracts.chargebacks import ChargeKind, ChargeRecord, payment_id_of, record_charge
+from domain.contracts.dormancy import restart_clocks, touch
 from domain.contracts.escrow import payment_account
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
@@ -48,6 +49,7 @@ class Opened(Aggregate.Created):
         c.milestones = {}
         c.refund_requests = {}
         c.disputes = {}
+        touch(c, self.timestamp)
         c.first_charge_method = None
         c.initiation_fee_settled = False
         c.total_released = zero(self.currency)
@@ -60,6 +62,9 @@ class MilestoneAdded(Aggregate.Event):
     title: str
     amount: Money
     actor: str
+    dormancy_watched: bool | None = None
+    """Whether escrow is still held on the active contract after this (None: not
+    recorded, on events stored before it was)."""
 
     def apply(self, c: FixedPriceContract) -> None:
         none = zero(c.currency)
@@ -68,6 +73,10 @@ class MilestoneAdded(Aggregate.Event):
             self.milestone_id: Milestone(self.milestone_id, self.title, self.amount,
                                          MilestoneStatus.CREATED, none, none, none),
         }
+        touch(c, self.timestamp)
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        return restart_clocks(self.originator_id, self.timestamp, self.dormancy_watched)
 
 
 class MilestoneFunded(Aggregate.Event):
@@ -122,6 +131,10 @@ class MilestoneFunded(Aggregate.Event):
                 self.payment_id, self.timestamp, ChargeKind.ESCROW_FUNDING,
                 self.charged + marketplace + initiation, zero(c.currency),
                 payment_account(c.client_id, PaymentMethod(self.payment_method))))
+        touch(c, self.timestamp)
+
+    def deadline_changes(self) -> list[DeadlineChange]:
+        return restart_clocks(self.originator_id, self.timestamp)
 
 
 class WorkSubmitted(Aggregate.Event):
@@ -132,9 +145,11 @@ class WorkSubmitted(Aggregate.Event):
     def apply(self, c: FixedPriceContract) -> None:
         c.set_milestone(self.milestone_id, status=MilestoneStatus.SUBMITTED,
                         review_due_at=self.review_due_at)
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return [started(AUTO_RELEASE, self.originator_id, self.milestone_id, self.review_due_at)]
+        return [*restart_clocks(self.originator_id, self.timestamp),
+                started(AUTO_RELEASE, self.originator_id, self.milestone_id, self.review_due_at)]
 
 
 class ChangesRequested(Aggregate.Event):
@@ -145,9 +160,11 @@ class ChangesRequested(Aggregate.Event):
     def apply(self, c: FixedPriceContract) -> None:
         c.set_milestone(self.milestone_id, status=MilestoneStatus.CHANGES_REQUESTED,
                         review_due_at=None)
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return [stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
+        return [*restart_clocks(self.originator_id, self.timestamp),
+                stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
 
 
 class MilestoneReleased(Aggregate.Event):
@@ -169,6 +186,9 @@ class MilestoneReleased(Aggregate.Event):
     reason: str
     entry: JournalEntry
     actor: str
+    dormancy_watched: bool | None = None
+    """Whether escrow is still held on the active contract after this (None: not
+    recorded, on events stored before it was)."""
 
     def apply(self, c: FixedPriceContract) -> None:
         m = c.milestone(self.milestone_id)
@@ -180,9 +200,11 @@ class MilestoneReleased(Aggregate.Event):
         c.record_payment(self.timestamp, self.net, f"milestone {self.milestone_id}")
         if self.initiation_fee_recognised is not None:
             c.initiation_fee_settled = True
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
-        return [stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
+        return [*restart_clocks(self.originator_id, self.timestamp, self.dormancy_watched),
+                stopped(AUTO_RELEASE, self.originator_id, self.milestone_id)]
 
 
 class EscrowRefundRequested(Aggregate.Event):
@@ -207,6 +229,7 @@ class EscrowRefundRequested(Aggregate.Event):
         return [
             *(stopped(AUTO_RELEASE, self.originator_id, a.milestone_id) for a in self.amounts),
             started(REFUND_TIMEOUT, self.originator_id, self.request_id, self.respond_by),
+            *restart_clocks(self.originator_id, self.timestamp, False),  # no longer active
         ]
 
 
@@ -222,6 +245,9 @@ class EscrowRefunded(Aggregate.Event):
     reason: str
     entry: JournalEntry
     actor: str
+    dormancy_watched: bool | None = None
+    """Whether escrow is still held on the active contract after this (None: not
+    recorded, on events stored before it was)."""
 
     def apply(self, c: FixedPriceContract) -> None:
         for moved in self.amounts:
@@ -239,6 +265,7 @@ class EscrowRefunded(Aggregate.Event):
                 **c.refund_requests,
                 self.request_id: dataclasses.replace(r, status="approved"),
             }
+        touch(c, self.timestamp)
 
     def deadline_changes(self) -> list[DeadlineChange]:
         # the contract ends here; every review clock on it stops
@@ -246,7 +273,8 @@ class EscrowRefunded(Aggregate.Event):
                    for a in self.amounts]
         if self.request_id is not None:
             changes.append(stopped(REFUND_TIMEOUT, self.originator_id, self.request_id))
-        return changes
+        return [*changes,
+                *restart_clocks(self.originator_id, self.timestamp, self.dormancy_watched)]
 
 
 class InitiationFeeReturned(Aggregate.Event):

@@ -14,9 +14,10 @@ from moneyed import Money
 from domain.contracts import fixed_price_disputes as disputes
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.references import DISPUTE, parse_reference
+from domain.contracts.settlement import Parties
 from domain.contracts.terms import Party
 from domain.deadlines import Deadline, DeadlineKind
-from domain.errors import DisputeNotFound
+from domain.errors import ContractNotFound, DisputeNotFound, WrongContractKind
 from ledger.commands.contracts import fired_by
 from ledger.commands.fixed_price import load_contract, load_parties
 from ledger.dispute_views import dispute_json
@@ -28,6 +29,19 @@ from ledger.unit_of_work import Handler, UnitOfWork
 def contract_of_dispute(dispute_id: str) -> str:
     contract_id, _ = parse_reference(DISPUTE, dispute_id, DisputeNotFound)
     return str(contract_id)
+
+
+def _load(uow: UnitOfWork, dispute_id: str) -> FixedPriceContract:
+    """The contract a dispute id names; one that names no fixed-price contract is a 404."""
+    try:
+        return load_contract(uow, contract_of_dispute(dispute_id))
+    except (ContractNotFound, WrongContractKind):
+        raise DisputeNotFound(f"dispute {dispute_id} not found") from None
+
+
+def _parties(uow: UnitOfWork, dispute_id: str) -> Parties:
+    c = _load(uow, dispute_id)
+    return load_parties(uow, c.id)
 
 
 def _answer(c: FixedPriceContract, dispute_id: str) -> Decision:
@@ -91,7 +105,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "by": by.value}
 
         def decide(uow: UnitOfWork) -> Decision:
-            c = load_contract(uow, contract_of_dispute(dispute_id))
+            c = _load(uow, dispute_id)
             disputes.respond(c, dispute_id=dispute_id, by=by, at=uow.at, actor=actor)
             return _answer(c, dispute_id)
 
@@ -103,7 +117,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "release": money_json(release)}
 
         def decide(uow: UnitOfWork) -> Decision:
-            c = load_contract(uow, contract_of_dispute(dispute_id))
+            c = _load(uow, dispute_id)
             disputes.propose(c, dispute_id=dispute_id, release=release, at=uow.at, actor=actor)
             return _answer(c, dispute_id)
 
@@ -114,7 +128,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "by": by.value}
 
         def decide(uow: UnitOfWork) -> Decision:
-            p = load_parties(uow, contract_of_dispute(dispute_id))
+            p = _parties(uow, dispute_id)
             disputes.accept(p, dispute_id=dispute_id, by=by, at=uow.at, actor=actor,
                             fees=self.fees)
             return _answer(p.contract, dispute_id)
@@ -126,7 +140,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "by": by.value}
 
         def decide(uow: UnitOfWork) -> Decision:
-            c = load_contract(uow, contract_of_dispute(dispute_id))
+            c = _load(uow, dispute_id)
             disputes.decline(c, dispute_id=dispute_id, by=by, at=uow.at, actor=actor,
                              fees=self.fees)
             return _answer(c, dispute_id)
@@ -138,7 +152,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "by": by.value}
 
         def decide(uow: UnitOfWork) -> Decision:
-            c = load_contract(uow, contract_of_dispute(dispute_id))
+            c = _load(uow, dispute_id)
             disputes.pay_arbitration_fee(c, dispute_id=dispute_id, by=by, at=uow.at,
                                          actor=actor, fees=self.fees)
             return _answer(c, dispute_id)
@@ -151,7 +165,7 @@ class DisputeCommands(CommandEngine):
         request = {"dispute_id": dispute_id, "release": money_json(release)}
 
         def decide(uow: UnitOfWork) -> Decision:
-            p = load_parties(uow, contract_of_dispute(dispute_id))
+            p = _parties(uow, dispute_id)
             disputes.rule(p, dispute_id=dispute_id, release=release, at=uow.at, actor=actor,
                           fees=self.fees)
             return _answer(p.contract, dispute_id)

@@ -314,8 +314,12 @@ def test_other_commands_after_the_due_time_work_and_carry_the_release_with_them(
         ("0.00", "USD")]
     assert api.net("processor:clearing") == "849.95"
     running = deadlines(api)["deadlines"]
+    # the 300.00 now in escrow starts the dormancy clocks from its funding (17 March)
     assert [(d["kind"], d["due"]) for d in running] == [
-        ("security_period", "2026-03-21T09:00:00+00:00")]
+        ("security_period", "2026-03-21T09:00:00+00:00"),
+        ("dormancy_notice", "2026-06-01T09:00:00+00:00"),
+        ("dormancy_notice", "2026-06-08T09:00:00+00:00"),
+        ("dormancy", "2026-06-15T09:00:00+00:00")]
 
 
 # --- 4. a refund request the freelancer leaves unanswered -------------------------------------
@@ -529,17 +533,17 @@ def test_deadlines_lists_running_clocks_in_due_order_page_by_page(tapi: Api) -> 
     rows = [_row(*first, "2026-03-16T09:00:00+00:00"),
             _row(*second, "2026-03-17T09:00:00+00:00")]
 
-    everything = deadlines(tapi)
+    everything = deadlines(tapi, kind="auto_release")
     assert everything["deadlines"] == rows
     assert everything["next_cursor"] is None
     assert everything["position"] == tapi.ledger.position()
-    assert deadlines(tapi, status="pending")["deadlines"] == rows
-    assert deadlines(tapi, status="retired")["deadlines"] == []
+    assert deadlines(tapi, kind="auto_release", status="pending")["deadlines"] == rows
+    assert deadlines(tapi, kind="auto_release", status="retired")["deadlines"] == []
 
-    page_one = deadlines(tapi, limit=1)
+    page_one = deadlines(tapi, kind="auto_release", limit=1)
     assert page_one["deadlines"] == rows[:1]
     assert page_one["next_cursor"]
-    page_two = deadlines(tapi, limit=1, after=page_one["next_cursor"])
+    page_two = deadlines(tapi, kind="auto_release", limit=1, after=page_one["next_cursor"])
     assert page_two["deadlines"] == rows[1:]
     assert page_two["next_cursor"] is None
 
@@ -554,6 +558,10 @@ def test_deadlines_are_in_due_order_not_in_the_order_they_started(tapi: Api) -> 
     assert [(d["kind"], d["subject"], d["ref"], d["due"]) for d in listed] == [
         ("refund_request_timeout", other, request_id, "2026-03-10T09:00:00+00:00"),
         ("auto_release", contract_id, milestone_id, "2026-03-16T09:00:00+00:00"),
+        # its escrow untouched for 76, 83, 90 days (the ending contract's clocks stopped)
+        ("dormancy_notice", contract_id, "76", "2026-05-17T09:00:00+00:00"),
+        ("dormancy_notice", contract_id, "83", "2026-05-24T09:00:00+00:00"),
+        ("dormancy", contract_id, "dormancy", "2026-05-31T09:00:00+00:00"),
     ]
 
 
