@@ -278,6 +278,15 @@ class DisputeSummaryView(BaseModel):
     outcome: str | None
 
 
+class DormancyView(BaseModel):
+    last_activity_at: DateTimeString = Field(description="The last milestone activity: the "
+                                             "90 days of dormancy count from here.")
+    notices: list[int] = Field(description="Days (76, 83) whose dormancy notice was recorded.")
+    stage: str | None = Field(description="null, or client_to_act, freelancer_to_request, "
+                              "client_to_answer.")
+    due_at: DateTimeString | None = Field(description="When the current stage's time ends.")
+
+
 class ContractView(ReadOut):
     contract_id: str
     kind: str
@@ -294,6 +303,7 @@ class ContractView(ReadOut):
     refund_requests: list[RefundRequestView]
     escrow_under_dispute: MoneyOut | None = Field(
         default=None, description="Escrow frozen by open disputes (fixed-price only).")
+    dormancy: DormancyView | None = Field(default=None, description="Fixed-price only.")
     disputes: list[DisputeSummaryView] = Field(
         default_factory=list, description="Fixed-price disputes; see `GET /v1/disputes/{id}`.")
     hourly: HourlyTermsView | None = Field(

@@ -60,6 +60,12 @@ def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
             for r in c.refund_requests.values()
         ],
         "escrow_under_dispute": money_json(c.disputed_escrow()),
+        "dormancy": {
+            "last_activity_at": c.last_activity_at.isoformat(),
+            "notices": list(c.dormancy_notices),
+            "stage": None if c.dormancy is None else c.dormancy.stage.value,
+            "due_at": None if c.dormancy is None else c.dormancy.due_at.isoformat(),
+        },
         "disputes": [
             {"dispute_id": d.dispute_id, "stage": d.stage.value,
              "amount": money_json(d.total),

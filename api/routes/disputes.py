@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Response
 
 from api.deps import CommandDep, ReadCaller
 from api.dispute_models import DisputeOut, DisputeView, OpenDisputeIn, PartyStepIn, ReleaseIn
+from api.models import ContractCommandOut, DateTimeString
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
 from api.services import ServicesDep
 
@@ -53,6 +54,40 @@ def dispute_milestone(contract_id: str, milestone_id: str, command: CommandDep,
     result = command.services.ledger.dispute_milestone(
         contract_id=contract_id, milestone_id=milestone_id,
         actor=command.actor(body.actor if body else None),
+        expected_version=command.expected_version, idempotency_key=command.idempotency_key)
+    return command.services.answer(result, response)
+
+
+class DormancyOut(ContractCommandOut):
+    contract_id: str
+    last_activity_at: DateTimeString
+    notices: list[int]
+    stage: str | None
+    due_at: DateTimeString | None
+
+
+@router.post("/v1/contracts/{contract_id}/dormancy/release-request", response_model=DormancyOut,
+             responses=COMMAND_PROBLEMS)
+def request_dormant_release(contract_id: str, command: CommandDep, response: Response,
+                            body: OptionalBody = None) -> dict[str, Any]:
+    """The freelancer requests release of a dormant contract's escrow (client silent 7 days).
+
+    The client then has 14 days to approve (any milestone approval) or dispute; silence
+    releases the escrow. 409 `dormancy-state` when the contract is not at that stage.
+    """
+    result = command.services.ledger.request_dormant_release(
+        contract_id=contract_id, actor=command.actor(body.actor if body else None),
+        expected_version=command.expected_version, idempotency_key=command.idempotency_key)
+    return command.services.answer(result, response)
+
+
+@router.post("/v1/contracts/{contract_id}/dormancy/dispute", status_code=201,
+             response_model=DisputeOut, responses=COMMAND_PROBLEMS)
+def dispute_dormant_release(contract_id: str, command: CommandDep, response: Response,
+                            body: OptionalBody = None) -> dict[str, Any]:
+    """The client disputes the freelancer's release request: all escrow goes to mediation."""
+    result = command.services.ledger.dispute_dormant_release(
+        contract_id=contract_id, actor=command.actor(body.actor if body else None),
         expected_version=command.expected_version, idempotency_key=command.idempotency_key)
     return command.services.answer(result, response)
 
