@@ -53,6 +53,8 @@ class CommandResult:
     response: dict[str, Any]
     position: int
     replayed: bool = False
+    also_fired: tuple[tuple[Deadline, dict[str, Any]], ...] = ()
+    """Deadlines that fell due first and fired in the same unit, with their answers."""
 
 
 @dataclass
@@ -125,7 +127,9 @@ class CommandEngine(Application[UUID]):
                 continue
             position = max((r.notification.id for r in recordings), default=None)
             return CommandResult(decision.response,
-                                 position if position is not None else self.position())
+                                 position if position is not None else self.position(),
+                                 also_fired=tuple(zip(uow.fired, (r.response for r in uow.records),
+                                                      strict=True)))
         raise ConcurrencyConflict(
             f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
         )

@@ -47,7 +47,8 @@ class Fired:
                 "outcome": self.response}
 
 
-def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> Fired:
+def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> list[Fired]:
+    """The deadline's firing, after any that fell due before it and fired with it."""
     try:
         result = app.fire_deadline(deadline, now=now)
     except ConcurrencyConflict:
@@ -56,10 +57,11 @@ def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> Fired:
         log.warning("deadline %s refused for good, retired: %s", deadline.deadline_id, refusal)
         retired = app.retire_deadline(deadline, refusal)
         # a racing scheduler may have fired it meanwhile: its record says which
-        return Fired(deadline, retired.response, bool(retired.response.get("retired")),
-                     retired.replayed)
-    return Fired(deadline, result.response, bool(result.response.get("retired")),
-                 result.replayed)
+        return [Fired(deadline, retired.response, bool(retired.response.get("retired")),
+                      retired.replayed)]
+    return [*(Fired(d, response, False, False) for d, response in result.also_fired),
+            Fired(deadline, result.response, bool(result.response.get("retired")),
+                  result.replayed)]
 
 
 def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
@@ -74,7 +76,7 @@ def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
         if not due:
             break
         tried.add(due[0].idempotency_key)
-        fired.append(fire_one(app, due[0], upto))
+        fired += fire_one(app, due[0], upto)
     if fired:
         runner.catch_up()
     return fired
