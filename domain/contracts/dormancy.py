@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.contracts.terms import ContractStatus
 from domain.deadlines import DeadlineChange, DeadlineKind, started, stopped
 from domain.errors import DormancyStateError, WindowClosed
 from domain.periods import (
@@ -150,8 +151,6 @@ class DormantReleaseRequested(Aggregate.Event):
 
 def watched(c: FixedPriceContract) -> bool:
     """Dormancy applies to an active contract holding escrow and not in a dispute."""
-    from domain.contracts.terms import ContractStatus
-
     return (c.status is ContractStatus.ACTIVE and c.escrow_balance().amount > 0
             and not c.open_disputes())
 
