@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.contracts import dormancy
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.hourly_week import WeekInvoice, WeekStatus
@@ -60,12 +61,7 @@ def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
             for r in c.refund_requests.values()
         ],
         "escrow_under_dispute": money_json(c.disputed_escrow()),
-        "dormancy": {
-            "last_activity_at": c.last_activity_at.isoformat(),
-            "notices": list(c.dormancy_notices),
-            "stage": None if c.dormancy is None else c.dormancy.stage.value,
-            "due_at": None if c.dormancy is None else c.dormancy.due_at.isoformat(),
-        },
+        "dormancy": dormancy_view(c),
         "disputes": [
             {"dispute_id": d.dispute_id, "stage": d.stage.value,
              "amount": money_json(d.total),
@@ -73,6 +69,17 @@ def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
             for d in c.disputes.values()
         ],
         "version": c.version,
+    }
+
+
+def dormancy_view(c: FixedPriceContract) -> dict[str, Any]:
+    """Dormancy as it runs now: no stage once the contract is ending, in dispute or empty."""
+    running = c.dormancy if dormancy.watched(c) else None
+    return {
+        "last_activity_at": c.last_activity_at.isoformat(),
+        "notices": list(c.dormancy_notices) if dormancy.watched(c) else [],
+        "stage": None if running is None else running.stage.value,
+        "due_at": None if running is None else running.due_at.isoformat(),
     }
 
 

@@ -194,8 +194,11 @@ def on_lapse(c: FixedPriceContract, kind: DeadlineKind, ref: str, at: datetime,
 def request_release(c: FixedPriceContract, *, at: datetime, actor: str) -> None:
     """The freelancer asks for a dormant contract's escrow, in its 7 days."""
     d = c.dormancy
-    if d is None or d.stage is not DormancyStage.FREELANCER_TO_REQUEST or not watched(c):
-        stage = "not dormant" if d is None else d.stage.value
+    if not watched(c):
+        raise DormancyStateError(f"contract {c.id} is not dormant: it is {c.status.value}, "
+                                 "holds no escrow outside a dispute, or is in dispute")
+    if d is None or d.stage is not DormancyStage.FREELANCER_TO_REQUEST:
+        stage = "not dormant" if d is None else f"at stage {d.stage.value}"
         raise DormancyStateError(f"contract {c.id} is {stage}: release can be requested "
                                  "only after a dormant contract's client stayed silent 7 days")
     if at >= d.due_at:

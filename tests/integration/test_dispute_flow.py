@@ -153,7 +153,7 @@ def test_neither_paying_arbitration_refunds_1000_plus_50_and_the_initiation_fee(
 
 def test_only_the_freelancer_paying_releases_net_and_keeps_291_payable(
         app, projector, clock: FakeClock):
-    cid, _, dispute_id = disputed(app)
+    _, _, dispute_id = disputed(app)
     to_arbitration(app, dispute_id)
     paid = app.pay_arbitration_fee(dispute_id=dispute_id, by=Party.FREELANCER, actor="f1")
     assert paid.response["arbitration"]["fees_paid_by"] == ["freelancer"]
@@ -212,6 +212,7 @@ def test_client_silence_releases_the_escrow_as_an_ordinary_release(
     clock.set(clock.now() + 5 * DAY)
     [fired] = tick(app, projector)
     assert fired.response["decided"] == "client_silent"
+    assert app.dispute_view(dispute_id)["outcome"]["reason"].startswith("the client did not")
     assert balance(projector, PENDING) == d("900.00")
     clock.set(clock.now() + 5 * DAY)
     tick(app, projector)
