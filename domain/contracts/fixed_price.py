@@ -443,7 +443,15 @@ class FixedPriceContract(Aggregate):
                            feedback=feedback)
 
     def refund_account(self) -> str:
-        """Where money going back to the client goes: the account of its first charge."""
+        """Where money going back to the client goes: the account of its first charge.
+
+        After a chargeback not won on this contract, the client already took money
+        back through its bank: a refund is kept as client credit (which a suspended
+        client cannot spend) instead of being paid out a second time.
+        """
+        if any(cb.status is not chargebacks.ChargebackStatus.WON
+               for cb in self.chargebacks.values()):
+            return accounts.client_credit(self.client_id)
         return escrow.payment_account(self.client_id,
                                       PaymentMethod(self.first_charge_method or "card"))
 

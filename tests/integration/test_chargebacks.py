@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.contracts.terms import Party
 from domain.errors import (
     ChargebackNotFound,
     ChargebackStateError,
@@ -150,4 +151,15 @@ def test_refusals_write_nothing(app, projector):
         app.decide_chargeback(chargeback_id=cb["chargeback_id"][:-1] + "9", won=True,
                               actor="psp")
     assert app.position() == before
+    assert_books(app, projector)
+
+
+def test_escrow_refunded_after_a_chargeback_is_kept_as_client_credit(app, projector):
+    cid, _, payment_id = funding_payment(app)
+    app.receive_chargeback(payment_id=payment_id, reason="", actor="psp")
+    app.end_contract(contract_id=cid, by=Party.FREELANCER, pay=None, actor="f1")
+    # 1,000.00 + 50.00 + the 9.95 initiation fee go back, but not to the card a second time
+    assert balance(projector, CLEARING) == d("0.00")
+    assert balance(projector, "client:c1:credit") == d("1059.95")
+    assert balance(projector, LOSSES) == d("1059.95")
     assert_books(app, projector)
