@@ -55,4 +55,19 @@ def seed_demo(app: EscrowLedger) -> list[str]:
                      idempotency_key="demo:end2")
     lines.append(f"second contract {cid2}: funded $250.00 by US bank, ended by the freelancer "
                  "(escrow, marketplace fee and initiation fee returned)")
+    third = app.open_contract(client_id="client-acme", freelancer_id="freelancer-cy",
+                              currency="USD", actor=actor, idempotency_key="demo:open3")
+    cid3 = third.response["contract_id"]
+    m4 = app.add_milestone(contract_id=cid3, title="Mobile app", amount=money("1000.00", "USD"),
+                           actor=actor, idempotency_key="demo:m4").response["milestone_id"]
+    app.fund_milestone(contract_id=cid3, milestone_id=m4, actor=actor,
+                       idempotency_key="demo:fund4")
+    ended = app.end_contract(contract_id=cid3, by=Party.CLIENT, pay="none", actor=actor,
+                             idempotency_key="demo:end3").response
+    dispute = app.dispute_refund_request(contract_id=cid3,
+                                         request_id=ended["refund_request_id"], actor=actor,
+                                         idempotency_key="demo:dispute3").response
+    lines.append(f"third contract {cid3}: $1,000.00 funded, ended by the client paying none; "
+                 f"the freelancer disputed it: GET /v1/disputes/{dispute['dispute_id']} "
+                 f"(the client has until {dispute['deadlines'][0]['due_at']} to respond)")
     return lines

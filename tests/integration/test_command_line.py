@@ -20,6 +20,7 @@ from reconciliation.replay import compare_with_projection
 def test_the_demo_seeds_once_and_leaves_the_books_balanced(app: EscrowLedger) -> None:
     lines = seed_demo(app)
     assert any("450.00 pending for freelancer-ada" in line for line in lines)
+    assert any("GET /v1/disputes/dsp_" in line for line in lines)
     position = app.position()
     assert seed_demo(app) == [f"log already holds {position} events: demo not seeded"]
     assert app.position() == position
