@@ -60,6 +60,12 @@ class DeadlineKind(StrEnum):
     """Neither acted: the escrow is refunded to the client."""
     DORMANCY_RELEASE_ANSWER = "dormancy_release_answer"
     """The client did not answer a release request in 14 days: the freelancer is paid."""
+    CONNECTS_EXPIRY = "connects_expiry"
+    """A year after a lot of Connects was issued: what is left of it expires."""
+    CONNECTS_MONTHLY = "connects_monthly"
+    """A month of a plan: Freelancer Plus is charged, and the month's Connects granted."""
+    BOOST_AUCTION_CLOSE = "boost_auction_close"
+    """A job's boost auction closed: a standing boost can no longer be outbid."""
 
 
 @dataclass(frozen=True, order=True)

@@ -185,6 +185,12 @@ class ChargebackNotFound(NotFound):
     type = "chargeback-not-found"
 
 
+class SpendNotFound(NotFound):
+    """No Connects spend or boost has this id in the freelancer's wallet."""
+
+    type = "spend-not-found"
+
+
 class AccountNotFound(NotFound):
     type = "account-not-found"
 
@@ -280,6 +286,19 @@ class DormancyStateError(StateConflict):
     """A dormancy step asked for when the contract is not at that stage."""
 
     type = "dormancy-state"
+
+
+class InsufficientConnects(StateConflict):
+    """A spend needs more unexpired Connects than the wallet holds."""
+
+    type = "insufficient-connects"
+
+
+class SpendStateError(StateConflict):
+    """The spend was already returned, or is not a boost, or its auction closed, or the
+    job it was for led to a contract."""
+
+    type = "spend-state"
 
 
 class WindowClosed(StateConflict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from moneyed import Currency, CurrencyDoesNotExist, Money, get_currency
+from moneyed import Currency, CurrencyDoesNotExist, Money, add_currency, get_currency
 
 from domain.errors import (
     AmountPrecisionError,
@@ -48,8 +48,16 @@ amount, and sums of millions of them, inside 64-bit integer minor units where th
 journal stores them."""
 
 
+CONNECTS = "CONNECTS"
+"""Connects, the marketplace's second unit of account: whole units, kept in double entry
+like money (postings, balances and the trial balance are per currency, this one too)."""
+_CONNECTS_UNIT = add_currency(code=CONNECTS, numeric="999", sub_unit=1, name="Connects")
+
+
 def currency_of(code: str) -> Currency:
-    """Looks up an ISO 4217 currency, refusing unknown codes by name."""
+    """Looks up an ISO 4217 currency (or Connects), refusing unknown codes by name."""
+    if code == CONNECTS:
+        return _CONNECTS_UNIT
     if not isinstance(code, str) or len(code) != 3 or not code.isalpha() or not code.isupper():
         raise UnknownCurrency(f"currency must be an upper-case ISO 4217 code, got {code!r}")
     try:

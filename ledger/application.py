@@ -17,8 +17,9 @@ from domain.balances.relationship import Relationship
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
-from ledger.commands import disputes, dormancy, fixed_price, hourly, maturity
+from ledger.commands import connects, disputes, dormancy, fixed_price, hourly, maturity
 from ledger.commands.chargebacks import ChargebackCommands
+from ledger.commands.connects import ConnectsCommands
 from ledger.commands.disputes import DisputeCommands
 from ledger.commands.dormancy import DormancyCommands
 from ledger.commands.extras import ExtraPaymentCommands
@@ -39,6 +40,7 @@ class EscrowLedger(
     DisputeCommands,
     ChargebackCommands,
     DormancyCommands,
+    ConnectsCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,
@@ -62,6 +64,7 @@ class EscrowLedger(
         **fixed_price.DEADLINES,
         **disputes.DEADLINES,
         **dormancy.DEADLINES,
+        **connects.DEADLINES,
         **hourly.DEADLINES,
         **maturity.DEADLINES,
     }

@@ -125,6 +125,17 @@ class FreelancerBalance(Aggregate):
                        if taken == self.lots_before.get(lot_id)]
             return [stopped(SECURITY_PERIOD, self.originator_id, lot_id) for lot_id in emptied]
 
+    class AvailableSpent(Aggregate.Event):
+        """The freelancer paid for something on the platform (Connects) from available
+        money. The postings are on the event of what was bought."""
+
+        ref: str
+        amount: Money
+        available_after: Money
+
+        def apply(self, agg: FreelancerBalance) -> None:
+            agg.available = {**agg.available, self.amount.currency.code: self.available_after}
+
     class ChargebackDebited(Aggregate.Event):
         """A chargeback took an unprotected payment back from the available balance (it
         may go negative) and placed a hold. The postings are on the contract's event."""
@@ -184,6 +195,15 @@ class FreelancerBalance(Aggregate):
         negative = any(a.amount < 0 for a in self.available.values())
         return sorted(cb for cb, status in self.holds.items()
                       if status == "open" or negative)
+
+    def spend_available(self, *, ref: str, amount: Money, at: datetime) -> None:
+        code = amount.currency.code
+        if amount > self.available_in(code):
+            raise InsufficientFunds(
+                f"{self.freelancer_id} has {self.available_in(code).amount} {code} available; "
+                f"{amount.amount} cannot be paid from it")
+        self.trigger_event(self.AvailableSpent, timestamp=at, ref=ref, amount=amount,
+                           available_after=self.available_in(code) - amount)
 
     def charge_back(self, *, chargeback_id: str, amount: Money, at: datetime) -> None:
         code = amount.currency.code

@@ -35,6 +35,8 @@ class Revenue(StrEnum):
     INITIATION_FEE = "initiation_fee"
     WITHDRAWAL_FEE = "withdrawal_fee"
     CONNECTS = "connects"
+    CONNECTS_BREAKAGE = "connects_breakage"
+    MEMBERSHIP = "membership"
 
 
 PROCESSOR_CLEARING = "processor:clearing"
@@ -78,6 +80,19 @@ def hourly_review(contract_id: UUID, week_start: date) -> str:
     return f"hourly_review:{contract_id}:{week_start.isoformat()}"
 
 
+DEFERRED_CONNECTS = "deferred:connects"
+"""Money paid for Connects not yet spent or expired: revenue only when they are."""
+CONNECTS_ISSUED = "connects:issued"
+"""Where Connects come from (in CONNECTS): the other side of every lot issued."""
+CONNECTS_SPENT = "connects:spent"
+CONNECTS_EXPIRED = "connects:expired"
+
+
+def connects_wallet(freelancer_id: str) -> str:
+    """A freelancer's unspent Connects, in the CONNECTS unit."""
+    return f"connects:wallet:{freelancer_id}"
+
+
 def escrow_under_dispute(contract_id: UUID) -> str:
     """Money a dispute froze on a contract, until the dispute's outcome moves it."""
     return f"escrow_dispute:{contract_id}"
@@ -94,6 +109,10 @@ _CHART: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
         (r"payouts:clearing", AccountKind.ASSET),
         (r"arbitration:payable", AccountKind.LIABILITY),
         (r"expense:chargeback_losses", AccountKind.EXPENSE),
+        (r"deferred:connects", AccountKind.LIABILITY),
+        (r"connects:issued", AccountKind.EXTERNAL),
+        (r"connects:(?:spent|expired)", AccountKind.INCOME),
+        (rf"connects:wallet:{PARTY_ID}", AccountKind.LIABILITY),
         (rf"revenue:(?:{_REVENUE})", AccountKind.INCOME),
         (rf"deferred:initiation_fee:{_UUID}", AccountKind.LIABILITY),
         (rf"escrow:{_UUID}:{_UUID}", AccountKind.LIABILITY),

@@ -79,7 +79,7 @@ _DATE_FIELDS = (
     "tiered_era_start", "flat_2023_start", "top_tier_grandfather_until", "per_contract_start",
     "marketplace_start", "marketplace_second_start", "initiation_start",
 )
-_AMOUNT_FIELDS = ("arbitration_fee_per_party",)
+_AMOUNT_FIELDS = ("arbitration_fee_per_party", "connects_unit_price", "freelancer_plus_price")
 _TIER_FIELDS = ("tiers", "initiation_tiers")
 _METHOD_MAP_FIELDS = ("withdrawal_fees", "withdrawal_minimums")
 _TEXT_FIELDS = ("version", "currency")
@@ -128,6 +128,9 @@ class FeeSchedule:
     )
     # disputes: what each party pays to take a fixed-price dispute to arbitration (assumed)
     arbitration_fee_per_party: Decimal = Decimal("291")
+    # Connects: the price of one, and the Freelancer Plus membership per month (assumed)
+    connects_unit_price: Decimal = Decimal("0.15")
+    freelancer_plus_price: Decimal = Decimal("19.99")
     # withdrawal; mappings are excluded from the hash (they are read-only proxies)
     withdrawal_fees: Mapping[WithdrawalMethod, Decimal] = field(
         default_factory=default_withdrawal_fees, hash=False

@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from moneyed import Money
 
+from domain.connects.job import Job
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.settlement import PaymentOnEnd
@@ -74,6 +75,11 @@ class LifecycleCommands(FixedPriceCommands):
                     f"{kind!r} is not a contract kind; open 'fixed_price' or 'hourly'")
             uow.add(c)
             relationship(uow, c).join(str(c.id), uow.at)
+            if job_id is not None:  # the hire Connects returns and boost auctions ask about
+                known = uow.get(Job, Job.id_for(job_id))
+                hired = Job.hire(known, job_id, str(c.id), uow.at)
+                if known is None:
+                    uow.add(hired)
             return Decision({
                 "contract_id": str(c.id), "kind": c.KIND.value,
                 "service_fee_rate": None if c.service_fee_rate is None

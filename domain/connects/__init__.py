@@ -1,0 +1,1 @@
+"""Connects: the freelancer's bidding currency, a second unit of account."""
