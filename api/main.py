@@ -20,6 +20,7 @@ from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from api.routes import (
     accounts,
     chargebacks,
+    connects,
     contracts,
     disputes,
     freelancers,
@@ -136,8 +137,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, contracts, hourly, disputes, chargebacks, payments, accounts,
-                   freelancers, reconciliation):
+    for module in (health, contracts, hourly, disputes, chargebacks, connects, payments,
+                   accounts, freelancers, reconciliation):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

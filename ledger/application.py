@@ -26,6 +26,7 @@ from ledger.commands.extras import ExtraPaymentCommands
 from ledger.commands.hourly import HourlyCommands
 from ledger.commands.lifecycle import LifecycleCommands
 from ledger.commands.maturity import MaturityCommands
+from ledger.connects_reads import ConnectsReads
 from ledger.engine import CommandResult, Decision
 from ledger.reads import LogReads
 from ledger.test_clock import TestClockCommands
@@ -41,6 +42,7 @@ class EscrowLedger(
     ChargebackCommands,
     DormancyCommands,
     ConnectsCommands,
+    ConnectsReads,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,
