@@ -79,7 +79,7 @@ class ConnectsReads(CommandEngine):
             "plan": None if w.plan is None else w.plan.value,
             "next_cycle_at": None if w.next_cycle_at is None else w.next_cycle_at.isoformat(),
             "lots": [lot_json(lot) for lot in sorted(
-                w.lots.values(), key=lambda lot: (lot.issued_at, lot.lot_id))],
+                w.lots.values(), key=lambda lot: (lot.issued_at, lot.seq))],
             "history": [history_item(e) for e in page],
             "next_cursor": page[-1].originator_version if len(events) > limit else None,
             "position": position,

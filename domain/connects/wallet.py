@@ -56,6 +56,8 @@ class Lot:
     unit_price: Money
     issued: int
     remaining: int
+    seq: int
+    """The issuing event's version: lots issued at one moment are spent in issue order."""
     expired: int = 0
 
     @property
@@ -102,7 +104,7 @@ class ConnectsWallet(Aggregate):
         def apply(self, w: ConnectsWallet) -> None:
             w.lots = {**w.lots, self.lot_id: Lot(
                 self.lot_id, self.source, self.timestamp, self.expires_at, self.unit_price,
-                self.connects, self.connects)}
+                self.connects, self.connects, self.originator_version)}
 
         def deadline_changes(self) -> list[DeadlineChange]:
             return [started(EXPIRY, self.originator_id, self.lot_id, self.expires_at)]
@@ -227,7 +229,7 @@ class ConnectsWallet(Aggregate):
         """Unexpired lots with Connects left, oldest first."""
         return sorted((lot for lot in self.lots.values()
                        if lot.remaining > 0 and lot.expires_at > at),
-                      key=lambda lot: (lot.issued_at, lot.lot_id))
+                      key=lambda lot: (lot.issued_at, lot.seq))
 
     def running_deadlines(self) -> list[Deadline]:
         subject = str(self.id)
