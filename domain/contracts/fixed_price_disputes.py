@@ -44,7 +44,6 @@ from domain.errors import (
     WindowClosed,
     WrongParty,
 )
-from domain.fees.methods import PaymentMethod
 from domain.fees.schedule import FeeSchedule
 from domain.money import require_same_currency, zero
 from domain.periods import (
@@ -236,7 +235,7 @@ def pay_arbitration_fee(c: FixedPriceContract, *, dispute_id: str, by: Party, at
         raise DisputeStateError(f"the {by.value} already paid the arbitration fee of dispute "
                                 f"{dispute_id}")
     fee = fees.arbitration_fee(c.currency)
-    paid_from = escrow.payment_account(c.client_id, PaymentMethod.CARD)
+    paid_from = accounts.PROCESSOR_CLEARING  # either party pays by card, through the processor
     entry = JournalEntry.of(f"arbitration fee of the {by.value} in dispute {dispute_id}", [
         leg(Side.DEBIT, paid_from, fee),
         leg(Side.CREDIT, accounts.ARBITRATION_PAYABLE, fee),
