@@ -96,17 +96,25 @@ def grant(w: ConnectsWallet, *, connects: int, source: str, at: datetime,
 
 def start_month(w: ConnectsWallet, *, plan: Plan, at: datetime, actor: str,
                 fees: FeeSchedule) -> tuple[Money, str]:
-    """A month of ``plan`` begins at ``at``: Plus is charged by card; the grant follows."""
+    """A month of ``plan`` begins at ``at``: Plus is charged by card; the grant follows.
+
+    Choosing another plan starts its months at ``at``; a renewal (the same plan, due)
+    is the next month counted from when the plan started.
+    """
+    renewal = w.plan is plan and w.plan_started_at is not None
+    started_at = w.plan_started_at if renewal and w.plan_started_at else at
+    cycle = w.cycle + 1 if renewal else 0
     charge = money(fees.freelancer_plus_price, fees.currency) if plan is Plan.PLUS \
         else zero(fees.currency)
     entry = JournalEntry.of(f"Freelancer Plus month for {w.freelancer_id}", [
         leg(Side.DEBIT, accounts.PROCESSOR_CLEARING, charge),
         leg(Side.CREDIT, accounts.revenue(Revenue.MEMBERSHIP), charge),
     ]) if charge.amount > 0 else None
-    w.trigger_event(w.MembershipRenewed, timestamp=at, plan=plan.value, charged=charge,
+    w.trigger_event(w.MembershipRenewed, timestamp=at, plan=plan.value,
+                    plan_started_at=started_at, cycle=cycle, charged=charge,
                     paid_from=accounts.PROCESSOR_CLEARING if entry else None,
-                    fee_schedule=fees.version, next_cycle_at=add_months(at, 1), entry=entry,
-                    actor=actor)
+                    fee_schedule=fees.version, next_cycle_at=add_months(started_at, cycle + 1),
+                    entry=entry, actor=actor)
     lot_id = grant(w, connects=MONTHLY_GRANT[plan], source=f"monthly {plan.value}", at=at,
                    actor=actor, fees=fees)
     return charge, lot_id
@@ -142,6 +150,8 @@ def spend(w: ConnectsWallet, *, spend_id: str, connects: int, reason: str, job_i
     except ValueError:
         raise InvalidInput(f"reason must be one of {', '.join(r.value for r in SpendReason)}, "
                            f"got {reason!r}") from None
+    if (why is SpendReason.BOOST) != (auction_closes_at is not None):
+        raise InvalidInput("a boost is a bid in a job's auction: use the boosts route")
     top = MAX_PER_PROPOSAL if why is SpendReason.PROPOSAL else MAX_CONNECTS
     n = _count(connects, "connects", at_most=top)
     if why in (SpendReason.PROPOSAL, SpendReason.BOOST) and not job_id:
@@ -161,7 +171,9 @@ def boost(w: ConnectsWallet, *, spend_id: str, connects: int, job_id: str,
     """A bid for a top place on the job, charged now; the auction closes 7 days after the
     job was posted."""
     closes = job_posted_at + BOOST_AUCTION
-    if job_posted_at > at or closes <= at:
+    if job_posted_at > at:
+        raise InvalidInput(f"job_posted_at {job_posted_at.isoformat()} is still to come")
+    if closes <= at:
         raise SpendStateError(f"the boost auction of job {job_id} is closed (posted "
                               f"{job_posted_at.isoformat()}, closes after 7 days)")
     spend(w, spend_id=spend_id, connects=connects, reason=SpendReason.BOOST.value,

@@ -86,6 +86,8 @@ class ConnectsWallet(Aggregate):
             w.lots = {}
             w.spends = {}
             w.plan = None
+            w.plan_started_at = None
+            w.cycle = 0
             w.next_cycle_at = None
 
     class LotIssued(Aggregate.Event):
@@ -110,9 +112,15 @@ class ConnectsWallet(Aggregate):
             return [started(EXPIRY, self.originator_id, self.lot_id, self.expires_at)]
 
     class MembershipRenewed(Aggregate.Event):
-        """A month of a plan began: Freelancer Plus is charged; the month's grant follows."""
+        """A month of a plan began: Freelancer Plus is charged; the month's grant follows.
+
+        Months count from ``plan_started_at`` (``cycle`` 0 is the first), so a plan
+        started on the 31st renews on each month's last day without drifting.
+        """
 
         plan: str
+        plan_started_at: datetime
+        cycle: int
         charged: Money
         paid_from: str | None
         fee_schedule: str
@@ -122,6 +130,8 @@ class ConnectsWallet(Aggregate):
 
         def apply(self, w: ConnectsWallet) -> None:
             w.plan = Plan(self.plan)
+            w.plan_started_at = self.plan_started_at
+            w.cycle = self.cycle
             w.next_cycle_at = self.next_cycle_at
 
         def deadline_changes(self) -> list[DeadlineChange]:
@@ -209,6 +219,8 @@ class ConnectsWallet(Aggregate):
         lots: dict[str, Lot]
         spends: dict[str, Spend]
         plan: Plan | None
+        plan_started_at: datetime | None
+        cycle: int
         next_cycle_at: datetime | None
 
     @staticmethod
