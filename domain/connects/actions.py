@@ -23,7 +23,7 @@ from domain.connects.rules import (
     SpendReason,
     add_months,
 )
-from domain.connects.wallet import ConnectsWallet, lot_expiry, units
+from domain.connects.wallet import ConnectsWallet, Spend, lot_expiry, units
 from domain.errors import (
     InsufficientConnects,
     InvalidInput,
@@ -180,7 +180,7 @@ def boost(w: ConnectsWallet, *, spend_id: str, connects: int, job_id: str,
           job_id=job_id, at=at, actor=actor, auction_closes_at=closes)
 
 
-def _spend(w: ConnectsWallet, spend_id: str) -> object:
+def _spend(w: ConnectsWallet, spend_id: str) -> Spend:
     try:
         return w.spends[spend_id]
     except KeyError:
@@ -209,8 +209,7 @@ def give_back(w: ConnectsWallet, *, spend_id: str, reason: str, status: str, at:
 
 
 def outbid(w: ConnectsWallet, *, spend_id: str, at: datetime, actor: str) -> int:
-    _spend(w, spend_id)
-    s = w.spends[spend_id]
+    s = _spend(w, spend_id)
     if s.reason != SpendReason.BOOST.value:
         raise SpendStateError(f"spend {spend_id} is a {s.reason}, not a boost")
     if s.status != "spent":
@@ -223,7 +222,7 @@ def outbid(w: ConnectsWallet, *, spend_id: str, at: datetime, actor: str) -> int
 def return_spend(w: ConnectsWallet, *, spend_id: str, reason: str, job_hired: bool,
                  at: datetime, actor: str) -> int:
     """Only a job cancelled before any contract, or removed for breaking the rules."""
-    _spend(w, spend_id)
+    s = _spend(w, spend_id)
     try:
         why = ReturnReason(reason)
     except ValueError:
@@ -231,7 +230,6 @@ def return_spend(w: ConnectsWallet, *, spend_id: str, reason: str, job_hired: bo
             f"Connects are returned only when the job was cancelled before any contract "
             f"({ReturnReason.JOB_CANCELLED.value}) or removed for breaking the rules "
             f"({ReturnReason.JOB_REMOVED.value}); got {reason!r}") from None
-    s = w.spends[spend_id]
     if s.status not in ("spent", "final"):
         raise SpendStateError(f"spend {spend_id} was already {s.status}")
     if s.job_id is None:

@@ -27,13 +27,7 @@ from moneyed import Money
 from domain.bookkeeping import accounts
 from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Posting, Side, leg
-from domain.connects.rules import (
-    BOOST_AUCTION,
-    CONNECTS_LIFETIME,
-    MONTHLY_GRANT,
-    Plan,
-    add_months,
-)
+from domain.connects.rules import CONNECTS_LIFETIME, Plan, add_months
 from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, started, stopped
 from domain.money import CONNECTS, money, zero
 
@@ -298,6 +292,3 @@ class ConnectsWallet(Aggregate):
 def lot_expiry(issued_at: datetime) -> datetime:
     return add_months(issued_at, CONNECTS_LIFETIME)
 
-
-__all__ = ["BOOST_AUCTION", "MONTHLY_GRANT", "ConnectsWallet", "Lot", "Spend", "lot_expiry",
-           "units"]
