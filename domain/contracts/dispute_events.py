@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from moneyed import Money
 
 from domain.bookkeeping.postings import JournalEntry
+from domain.contracts import fixed_price_ending as ending
 from domain.contracts.dispute import (
     DISPUTE_CLOCKS,
     DisputeOrigin,
@@ -74,7 +75,7 @@ class DisputeOpened(Aggregate.Event):
                             fee_held=m.fee_held - moved.fee_or_zero,
                             status=MilestoneStatus.DISPUTED, review_due_at=None)
         if self.request_id is not None:
-            c.take_from_refund_request(self.request_id,
+            ending.take_from_refund_request(c, self.request_id,
                                        {m.milestone_id for m in self.amounts})
         c.disputes = {**c.disputes, self.dispute_id: FixedPriceDispute(
             self.dispute_id, DisputeOrigin(self.origin), self.request_id, tuple(self.amounts),

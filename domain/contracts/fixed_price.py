@@ -21,6 +21,7 @@ from moneyed import Money
 
 from domain.bookkeeping import accounts
 from domain.contracts import chargebacks, dispute_events, dormancy, escrow, payments, terms
+from domain.contracts import fixed_price_ending as ending
 from domain.contracts import fixed_price_events as events
 from domain.contracts.dispute import FixedPriceDispute
 from domain.contracts.hourly_week import Payment
@@ -225,7 +226,7 @@ class FixedPriceContract(Aggregate):
             raise InvalidInput("milestone title must not be empty")
         self.trigger_event(self.MilestoneAdded, timestamp=at, milestone_id=str(milestone_id),
                            title=title, amount=amount, actor=actor,
-                           dormancy_watched=self._watched_after(zero(self.currency)))
+                           dormancy_watched=self.watched_after(zero(self.currency)))
 
     def fund_milestone(
         self, *, milestone_id: str, method: PaymentMethod, at: datetime, actor: str,
@@ -357,7 +358,7 @@ class FixedPriceContract(Aggregate):
             service_fee=service_fee, net=service_fee.net, escrow_remaining=m.escrow - gross,
             marketplace_fee_retained=escrow.fee_share(m, gross),
             initiation_fee_recognised=recognise, available_at=available_at, lot_id=lot_id,
-            reason=reason, entry=entry, actor=actor, dormancy_watched=self._watched_after(gross),
+            reason=reason, entry=entry, actor=actor, dormancy_watched=self.watched_after(gross),
         )
         event = self.pending_events[-1]
         assert isinstance(event, self.MilestoneReleased)
@@ -384,16 +385,8 @@ class FixedPriceContract(Aggregate):
         if r.status != "pending":
             raise RefundRequestStateError(f"refund request {request_id} is already {r.status}")
         if r.amounts:
-            self._refund(list(r.amounts), request_id, reason, at, actor)
+            ending.refund(self, list(r.amounts), request_id, reason, at, actor)
         self.finish_ending(at=at, actor=actor)
-
-    def take_from_refund_request(self, request_id: str, milestone_ids: set[str]) -> None:
-        """A dispute took these milestones' escrow out of the request (events only)."""
-        r = self.refund_requests[request_id]
-        left = tuple(a for a in r.amounts if a.milestone_id not in milestone_ids)
-        self.refund_requests = {**self.refund_requests, request_id: dataclasses.replace(
-            r, amounts=left, total=sum((a.amount for a in left), zero(self.currency)),
-            status=r.status if left else "disputed")}
 
     def finish_ending(self, *, at: datetime, actor: str) -> None:
         """Ends a contract the client is ending once no refund request or dispute is open."""
@@ -402,7 +395,7 @@ class FixedPriceContract(Aggregate):
         if self.open_disputes() or any(r.status == "pending"
                                        for r in self.refund_requests.values()):
             return
-        self._end(Party.CLIENT, actor, at, feedback=None)
+        ending.end(self, Party.CLIENT, actor, at, feedback=None)
 
     def end(self, *, by: Party, at: datetime, actor: str, feedback: str | None) -> None:
         """Ends the contract once escrow is settled (the caller paid what was chosen).
@@ -417,73 +410,17 @@ class FixedPriceContract(Aggregate):
         if by is Party.FREELANCER:
             amounts = self.remaining_escrow()
             if amounts:
-                self._refund(amounts, None, "contract ended by the freelancer", at, actor)
+                ending.refund(self, amounts, None, "contract ended by the freelancer", at, actor)
         elif self.escrow_balance().amount > 0:
             raise EscrowError("escrow is still held: request its refund before ending")
-        self._end(by, actor, at, feedback)
+        ending.end(self, by, actor, at, feedback)
 
     def close_dormant(self, *, reason: str, at: datetime, actor: str) -> None:
         """Neither party acted on a dormant contract: its escrow goes back and it ends."""
-        self._refund(self.remaining_escrow(), None, reason, at, actor)
-        self._end("dormancy", actor, at, feedback=None)
+        ending.refund(self, self.remaining_escrow(), None, reason, at, actor)
+        ending.end(self, "dormancy", actor, at, feedback=None)
 
-    def _end(self, by: Party | str, actor: str, at: datetime, feedback: str | None) -> None:
-        outstanding = escrow.initiation_fee_outstanding(self.initiation_fee,
-                                                        self.initiation_fee_settled)
-        if outstanding is not None and self.total_released.amount == 0:
-            self.trigger_event(
-                self.InitiationFeeReturned, timestamp=at, fee=outstanding,
-                refunded_to=self.refund_account(),
-                entry=escrow.initiation_fee_return_entry(
-                    f"return initiation fee of contract {self.id}: ended with nothing released",
-                    self.id, outstanding, self.refund_account()),
-                actor=actor,
-            )
-        self.trigger_event(self.Ended, timestamp=at, ended_by=str(by), actor=actor,
-                           feedback=feedback)
-
-    def refund_account(self) -> str:
-        """Where money going back to the client goes: the account of its first charge.
-
-        After a chargeback not won on this contract, the client already took money
-        back through its bank: a refund is kept as client credit (which a suspended
-        client cannot spend) instead of being paid out a second time.
-        """
-        if any(cb.status is not chargebacks.ChargebackStatus.WON
-               for cb in self.chargebacks.values()):
-            return accounts.client_credit(self.client_id)
-        return escrow.payment_account(self.client_id,
-                                      PaymentMethod(self.first_charge_method or "card"))
-
-    def _refund(
-        self, amounts: list[EscrowMovement], request_id: str | None, reason: str,
-        at: datetime, actor: str,
-    ) -> None:
-        for a in amounts:
-            if a.amount > self.milestone(a.milestone_id).escrow:
-                raise InsufficientEscrow(
-                    f"refund of {a.amount.amount} exceeds escrow of milestone {a.milestone_id}"
-                )
-        amounts = [
-            EscrowMovement(a.milestone_id, a.amount,
-                           escrow.fee_share(self.milestone(a.milestone_id), a.amount))
-            for a in amounts
-        ]
-        refund_to = self.refund_account()
-        entry = escrow.refund_entry(f"refund escrow of contract {self.id} ({reason})",
-                                    [(self.escrow_account(a.milestone_id), a) for a in amounts],
-                                    refund_to)
-        self.trigger_event(
-            self.EscrowRefunded, timestamp=at, request_id=request_id, amounts=amounts,
-            total=sum((a.amount for a in amounts), zero(self.currency)), refunded_to=refund_to,
-            marketplace_fee_refunded=sum((a.fee_or_zero for a in amounts), zero(self.currency)),
-            marketplace_fee_policy=escrow.MARKETPLACE_FEE_REFUND_POLICY, reason=reason,
-            entry=entry, actor=actor,
-            dormancy_watched=self._watched_after(sum((a.amount for a in amounts),
-                                                     zero(self.currency))),
-        )
-
-    def _watched_after(self, leaving: Money) -> bool:
+    def watched_after(self, leaving: Money) -> bool:
         """Whether the dormancy clocks run after ``leaving`` goes out of escrow."""
         return (self.status is ContractStatus.ACTIVE and not self.open_disputes()
                 and (self.escrow_balance() - leaving).amount > 0)

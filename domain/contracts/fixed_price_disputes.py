@@ -18,6 +18,7 @@ from domain.bookkeeping import accounts
 from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Side, leg
 from domain.contracts import escrow
+from domain.contracts import fixed_price_ending as ending
 from domain.contracts.dispute import (
     OUTCOME_REASONS,
     DisputeOrigin,
@@ -268,7 +269,7 @@ def resolve(p: Parties, *, dispute_id: str, release: Money, outcome: Outcome, at
     fee_back = share(d.fee_held, refund, d.total) if refund.amount > 0 \
         else zero(c.currency)
     disputed = accounts.escrow_under_dispute(c.id)
-    refund_to = c.refund_account()
+    refund_to = ending.refund_account(c)
     quote = None
     recognise = None
     lot_id = None
