@@ -85,6 +85,3 @@ class DormancyCommands(CommandEngine):
             return Decision(dispute_json(c, disputes.dispute_of(c, dispute_id)), contract=c)
 
         return self.execute("dispute_dormant_release", idempotency_key, request, decide)
-
-
-
