@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make run PORT=8001`; the default is LEDGER_PORT, else 8000 (Settings.port's default)
+PORT ?= $(or $(LEDGER_PORT),8000)
 run: $(STAMP)
-	$(BIN)/ledger serve --demo
+	$(BIN)/ledger serve --demo --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain ledger projections api reconciliation entrypoints tests benchmarks

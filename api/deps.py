@@ -88,3 +88,19 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 CommandDep = Annotated[Command, Depends(command_context)]
+
+
+def finance_command_context(
+    services: ServicesDep,
+    caller: FinanceCaller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="Required, as on every command."),
+    ] = None,
+) -> Command:
+    """A command only finance may send (holds, flags): the ``finance`` scope, not
+    ``commands``; idempotent like every other."""
+    return command_context(services, caller, idempotency_key, None)
+
+
+FinanceCommandDep = Annotated[Command, Depends(finance_command_context)]

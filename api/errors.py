@@ -46,6 +46,35 @@ _SLUG_BY_HTTP_STATUS = {
 }
 
 
+API_PROBLEMS: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "The request could not be read at all."),
+    "idempotency-key-missing": (400, "A command was sent without an `Idempotency-Key` header."),
+    "idempotency-key-invalid": (400, "The `Idempotency-Key` header is longer than 200 "
+                                "characters."),
+    "if-match-invalid": (400, "`If-Match` is not a contract version such as `\"5\"`."),
+    "unauthorized": (401, "No API key was sent, or the key is not recognised."),
+    "forbidden": (403, "The request is not allowed."),
+    "insufficient-scope": (403, "The API key lacks the scope the route needs."),
+    "not-found": (404, "No route at this path, or an unknown id."),
+    "method-not-allowed": (405, "The path exists but not with this HTTP method."),
+    "not-acceptable": (406, "No representation matches the `Accept` header."),
+    "payload-too-large": (413, "The request body is too large."),
+    "unsupported-media-type": (415, "The body is not in a media type the route reads."),
+    "invalid-input": (422, "The request is malformed; `errors` lists each problem."),
+    "invalid-cursor": (422, "A cursor that no list returned."),
+    "position-not-in-log": (422, "`min_position` is beyond the log's position."),
+    "internal-error": (500, "An unexpected error; nothing about it is disclosed."),
+    "projection-behind": (503, "The read view has not reached `min_position` yet; retry."),
+    "projection-stalled": (503, "The read view cannot catch up with the log; see /v1/health."),
+    "store-unavailable": (503, "The database is unavailable; nothing was written, retry."),
+}
+"""The problems the HTTP layer itself answers: slug -> (status, one-line description).
+
+``GET /v1/problems`` lists these with every ledger error; a test checks that
+every slug raised in ``api/`` is here.
+"""
+
+
 def problem_type(slug: str) -> str:
     """The stable ``type`` URI of a problem slug."""
     return PROBLEM_BASE + slug
@@ -88,11 +117,16 @@ def problem_response(
 
 
 def status_for(error: LedgerError) -> int:
-    if isinstance(error, InvalidInput):
+    return status_of(type(error))
+
+
+def status_of(kind: type[LedgerError]) -> int:
+    """The HTTP status of a ledger error class, by its family."""
+    if issubclass(kind, InvalidInput):
         return 422
-    if isinstance(error, NotFound):
+    if issubclass(kind, NotFound):
         return 404
-    if isinstance(error, StateConflict):
+    if issubclass(kind, StateConflict):
         return 409
     return 500
 

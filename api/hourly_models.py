@@ -15,7 +15,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from api.models import CommandIn, ContractCommandOut, DateTimeString, MoneyIn, MoneyOut, ReadOut
+from api.models import (
+    ChargeOut,
+    CommandIn,
+    ContractCommandOut,
+    DateTimeString,
+    MoneyIn,
+    MoneyOut,
+    ReadOut,
+)
+from domain.contracts.escrow import RefundTo
 from domain.contracts.terms import Party
 from domain.fees.methods import PaymentMethod
 
@@ -100,6 +109,10 @@ class PayBonusIn(CommandIn):
 class RefundClientIn(CommandIn):
     amount: MoneyIn = Field(description="At most the net paid on the contract in the last "
                             "180 days, and the freelancer's available + pending.")
+    refund_to: RefundTo = Field(
+        default=RefundTo.PAYMENT_METHOD,
+        description="`payment_method`: back where the client paid from; `client_credit`: "
+        "kept on the platform as the client's credit, spendable on funding.")
 
 
 # --- command answers -----------------------------------------------------------------
@@ -169,6 +182,8 @@ class BonusPaidOut(ContractCommandOut):
     service_fee: MoneyOut
     net: MoneyOut
     available_at: DateTimeString
+    charge: ChargeOut | None = Field(default=None, description="What the client was "
+                                     "charged: the bonus plus its fees.")
 
 
 class ClientRefundedOut(ContractCommandOut):
@@ -177,6 +192,9 @@ class ClientRefundedOut(ContractCommandOut):
     refunded: MoneyOut
     from_available: MoneyOut
     from_pending: MoneyOut
+    refund_to: RefundTo = RefundTo.PAYMENT_METHOD
+    refunded_to: str | None = Field(default=None, description="The account it went to: "
+                                    "`processor:clearing` or `client:<id>:credit`.")
 
 
 # --- reads ---------------------------------------------------------------------------
@@ -196,6 +214,8 @@ class InvoiceView(BaseModel):
     status: Literal["in_review", "disputed", "pending", "available", "refunded"]
     review_ends_at: DateTimeString
     available_at: DateTimeString | None
+    charge: ChargeOut | None = Field(default=None, description="What the week's Monday "
+                                     "charge took from the client: amount plus fees.")
 
 
 class InvoicesPageOut(ReadOut):

@@ -16,7 +16,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.docs import install_docs
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from api.http_cache import ConditionalGetMiddleware
+from api.request_id import install_request_ids
 from api.routes import (
     accounts,
     chargebacks,
@@ -26,7 +29,11 @@ from api.routes import (
     freelancers,
     health,
     hourly,
+    jss,
+    lists,
     payments,
+    payouts,
+    problems,
     reconciliation,
     time,
 )
@@ -44,7 +51,8 @@ DESCRIPTION = (
     "`commands` scope and an `Idempotency-Key` header, reads need `read`. "
     "Money is `{\"amount\": \"500.00\", \"currency\": \"USD\"}` with the amount a "
     "string. Errors are `application/problem+json` whose `type` is "
-    "`https://escrow-ledger.dev/problems/<slug>`."
+    "`https://escrow-ledger.dev/problems/<slug>`, each listed at `GET /v1/problems`. "
+    "Every answer carries `X-Request-Id`; JSON reads carry an `ETag` for `If-None-Match`."
 )
 
 
@@ -134,11 +142,16 @@ def create_app(
         version=package_version(),
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
+    install_request_ids(app)
+    app.add_middleware(ConditionalGetMiddleware)
+    install_docs(app)
     for module in (health, contracts, hourly, disputes, chargebacks, connects, payments,
-                   accounts, freelancers, reconciliation):
+                   payouts, accounts, freelancers, reconciliation, problems, lists, jss):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):
@@ -147,7 +160,8 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _problems_as_problem_json(FastAPI.openapi(app))
+            app.openapi_schema = problems.document_problem_types(
+                _problems_as_problem_json(FastAPI.openapi(app)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

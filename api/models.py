@@ -15,6 +15,8 @@ from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.bookkeeping.accounts import PARTY_ID
+from domain.contracts.escrow import RefundTo
+from domain.contracts.feedback import Feedback
 from domain.contracts.terms import Party
 from domain.fees.methods import PaymentMethod
 from domain.money import money
@@ -126,17 +128,38 @@ class ApproveMilestoneIn(CommandIn):
     payment_method: PaymentMethod = PaymentMethod.CARD
 
 
+class FeedbackIn(RequestModel):
+    rating: int = Field(strict=True, examples=[5], description="Stars, 1 to 5.")
+    comment: str | None = Field(default=None, examples=["Clear, fast, careful work."])
+
+
 class EndContractIn(CommandIn):
     by: Party
+    refund_to: RefundTo = Field(
+        default=RefundTo.PAYMENT_METHOD,
+        description="Fixed-price: where escrow going back to the client goes, with the "
+        "marketplace fee on it and a returned initiation fee: `payment_method` (the card or "
+        "bank it paid from) or `client_credit` (kept on the platform, spendable with "
+        "`payment_method: client_credit`).")
     pay: Literal["all", "none"] | MoneyIn | None = Field(
         default=None,
         description="What the client pays from escrow on ending: `all`, `none` or an amount. "
         "Default: `all` for the client; a freelancer pays nothing.",
     )
-    feedback: str | None = Field(default=None, max_length=5000)
+    feedback: FeedbackIn | Annotated[str, Field(max_length=5000)] | None = Field(
+        default=None,
+        description="The ending party's public feedback: `{\"rating\": 1-5, \"comment\": "
+        "\"...\"}` (comment optional, at most 2,000 characters; else 422 "
+        "`invalid-feedback`). A bare string, as before ratings, is a comment without rating.",
+    )
 
     def payment(self) -> Literal["all", "none"] | Money | None:
         return self.pay.to_money() if isinstance(self.pay, MoneyIn) else self.pay
+
+    def given_feedback(self) -> Feedback | None:
+        if isinstance(self.feedback, FeedbackIn):
+            return Feedback.given(self.feedback.rating, self.feedback.comment)
+        return None if self.feedback is None else Feedback.comment_only(self.feedback)
 
 
 class ApproveRefundRequestIn(CommandIn):
@@ -165,6 +188,18 @@ class MilestoneAddedOut(ContractCommandOut):
     milestone_id: str
 
 
+class ChargeOut(BaseModel):
+    """What a command charged the client: the amount plus its fees is the total charged."""
+
+    payment_id: str = Field(description="The charge's id, as processor reports and "
+                            "chargebacks name it.")
+    amount: MoneyOut = Field(description="What goes to escrow, hourly review or the freelancer.")
+    marketplace_fee: MoneyOut
+    initiation_fee: MoneyOut = Field(description="Only with the contract's first payment.")
+    total: MoneyOut = Field(description="What the card, bank account or credit was charged.")
+    payment_method: PaymentMethod
+
+
 class MilestoneFundedOut(ContractCommandOut):
     contract_id: str
     milestone_id: str
@@ -178,6 +213,8 @@ class MilestoneFundedOut(ContractCommandOut):
     payment_id: str | None = Field(
         description="The charge's id (`pay_<contract>_<version>`), as the payment processor's "
         "reports and chargebacks name it; null when carried escrow covered it all.")
+    charge: ChargeOut | None = Field(
+        default=None, description="What was charged; null when carried escrow covered it all.")
 
 
 class WorkSubmittedOut(ContractCommandOut):
@@ -202,6 +239,9 @@ class MilestoneApprovedOut(ContractCommandOut):
     net: MoneyOut
     escrow_remaining: MoneyOut
     available_at: DateTimeString
+    charge: ChargeOut | None = Field(
+        default=None, description="An approval above the escrow charges the difference "
+        "first; null when the escrow covered it.")
 
 
 class ContractEndedOut(ContractCommandOut):
@@ -218,6 +258,10 @@ class RefundRequestApprovedOut(ContractCommandOut):
     status: str
     refunded: MoneyOut
     marketplace_fee_refunded: MoneyOut
+    refund_to: RefundTo | None = Field(default=None, description="The client's choice when "
+                                       "it ended the contract.")
+    refunded_to: str | None = Field(default=None, description="The account the refund went "
+                                    "to: `processor:clearing` or `client:<id>:credit`.")
 
 
 # --- reads ---------------------------------------------------------------------------
@@ -242,6 +286,7 @@ class RefundRequestView(BaseModel):
     total: MoneyOut
     respond_by: DateTimeString
     status: str
+    refund_to: RefundTo = RefundTo.PAYMENT_METHOD
 
 
 class TimeEntryView(BaseModel):
@@ -328,16 +373,21 @@ class AccountBalanceOut(ReadOut):
 
 class FreelancerBalanceLine(BaseModel):
     currency: str
-    pending: MoneyOut
-    available: MoneyOut
+    pending: MoneyOut = Field(description="Released, in the 5-day security period.")
+    available: MoneyOut = Field(description="Matured; negative only after a chargeback.")
+    in_flight: MoneyOut = Field(description="Withdrawals requested and not yet settled, "
+                                "failed or cancelled.")
+    held: MoneyOut = Field(description="The part of available a hold keeps from withdrawals "
+                           "(all of it while any hold is on).")
+    withdrawable: MoneyOut = Field(description="Available minus held, before the method fee.")
 
 
 class FreelancerBalancesOut(ReadOut):
     freelancer_id: str
     balances: list[FreelancerBalanceLine]
-    holds: list[str] = Field(default_factory=list, description="Chargebacks holding "
-                             "withdrawals: open ones, and lost ones until no balance is "
-                             "negative.")
+    holds: list[str] = Field(default_factory=list, description="What holds withdrawals: "
+                             "chargebacks (open ones, and lost ones until no balance is "
+                             "negative), then finance's holds (`hold_...`).")
 
 
 class TrialBalanceLine(BaseModel):

@@ -282,6 +282,44 @@ class ChargebackStateError(StateConflict):
     type = "chargeback-state"
 
 
+class WithdrawalNotFound(NotFound):
+    type = "withdrawal-not-found"
+
+
+class HoldNotFound(NotFound):
+    type = "hold-not-found"
+
+
+class WithdrawalStateError(StateConflict):
+    """The withdrawal is not in a state this step may follow (sent after settled...)."""
+
+    type = "withdrawal-state"
+
+
+class WithdrawalsOnHold(StateConflict):
+    """A hold (chargeback, compliance, manual) blocks every withdrawal until released."""
+
+    type = "withdrawals-on-hold"
+
+
+class InvalidCursor(InvalidInput):
+    """A list's cursor that this list did not give out (or was altered)."""
+
+    type = "invalid-cursor"
+
+
+class UnknownHoldReason(InvalidInput):
+    """A hold's reason is chargeback, compliance or manual."""
+
+    type = "unknown-hold-reason"
+
+
+class HoldStateError(StateConflict):
+    """The hold was already released."""
+
+    type = "hold-state"
+
+
 class DormancyStateError(StateConflict):
     """A dormancy step asked for when the contract is not at that stage."""
 
@@ -347,3 +385,27 @@ class ClockNotForward(StateConflict):
     """The test clock was asked to move backwards or to the time it already shows."""
 
     type = "clock-not-forward"
+
+
+class InvalidFeedback(InvalidInput):
+    """Feedback on ending a contract takes a whole 1-5 rating and a comment of 2,000 chars."""
+
+    type = "invalid-feedback"
+
+
+class ClientAlreadyFlagged(StateConflict):
+    """Finance flagged a client that is already flagged (unflag it first)."""
+
+    type = "client-already-flagged"
+
+
+class ClientNotFlagged(StateConflict):
+    """Finance unflagged a client that is not flagged."""
+
+    type = "client-not-flagged"
+
+
+class InvalidPeriod(InvalidInput):
+    """A report's period ends before it starts, or spans more days than a report covers."""
+
+    type = "invalid-period"

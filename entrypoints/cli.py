@@ -55,7 +55,11 @@ def prepare_ledger(settings: Settings, *, demo: bool) -> EscrowLedger:
     if settings.test_clock:
         print(TEST_CLOCK_WARNING, file=sys.stderr)
     if demo:
+        from entrypoints.demo import demo_ids
+
         for line in _seed(app):
+            print(f"demo: {line}")
+        for line in demo_ids(app):  # on every start, so the ids are found again
             print(f"demo: {line}")
     return app
 
@@ -64,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import create_app
+    from api.request_id import uvicorn_log_config
 
     settings = Settings()
     keys = settings.parsed_api_keys()
@@ -81,7 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"(docs at /docs, store {settings.database_url}, "
           f"scheduler {'off' if scheduler is None else 'on'})")
     try:
-        uvicorn.run(web, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(web, host=args.host, port=args.port, log_level="info",
+                    log_config=uvicorn_log_config())
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -180,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     projections = sub.add_parser("projections", help="read models built from the log")
     verbs = projections.add_subparsers(dest="verb", required=True)
     rebuild = verbs.add_parser("rebuild", help="empty a projection and replay the log into it")
-    rebuild.add_argument("name", nargs="?", help="journal or deadlines; "
-                         "default every projection")
+    rebuild.add_argument("name", nargs="?", help="one projection (journal, deadlines, "
+                         "payouts, revenue, contracts, jss); default every projection")
     rebuild.set_defaults(func=cmd_rebuild_projections)
     sub.add_parser("rebuild-projections",
                    help="the same as `projections rebuild`").set_defaults(

@@ -1,15 +1,25 @@
 """A small demo history for ``make run``: one contract's money through every step.
 
 Seeded only into an empty log, with fixed idempotency keys, so running it twice
-changes nothing.
+changes nothing; ``demo_ids`` finds its ids again from those keys' records, so
+every start can print them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from domain.contracts.terms import Party
 from domain.fees.methods import PaymentMethod
 from domain.money import money
 from ledger.application import EscrowLedger
+from ledger.idempotency import CommandRecord
+
+DEMO_CONTRACTS = (  # idempotency key, freelancer, what the demo did with it
+    ("demo:open", "freelancer-ada", "seeded with $500.00 released and $300.00 funded"),
+    ("demo:open2", "freelancer-bo", "seeded funded, then ended by the freelancer"),
+    ("demo:open3", "freelancer-cy", "seeded funded, ended by the client, then disputed"))
+DEMO_DISPUTE = "demo:dispute3"
 
 
 def seed_demo(app: EscrowLedger) -> list[str]:
@@ -70,4 +80,30 @@ def seed_demo(app: EscrowLedger) -> list[str]:
     lines.append(f"third contract {cid3}: $1,000.00 funded, ended by the client paying none; "
                  f"the freelancer disputed it: GET /v1/disputes/{dispute['dispute_id']} "
                  f"(the client has until {dispute['deadlines'][0]['due_at']} to respond)")
+    return lines
+
+
+def demo_ids(app: EscrowLedger) -> list[str]:
+    """The demo's contract, freelancer and dispute ids, read back from the store.
+
+    Found from the records of the demo's fixed idempotency keys, so a restart
+    on a seeded store prints the same ids; a store the demo never seeded says so.
+    """
+    def response_of(key: str) -> dict[str, Any] | None:
+        record = app.find(CommandRecord, CommandRecord.id_for(key))
+        return None if record is None else record.response
+
+    lines = []
+    for key, freelancer_id, what in DEMO_CONTRACTS:
+        opened = response_of(key)
+        if opened is not None:
+            lines.append(f"contract {opened['contract_id']} (client-acme, {freelancer_id}, "
+                         f"{what}): GET /v1/contracts/{opened['contract_id']}")
+    if not lines:
+        return ["no demo in this store (it was not seeded by the demo)"]
+    freelancers = ", ".join(freelancer_id for _, freelancer_id, _ in DEMO_CONTRACTS)
+    lines.append(f"freelancers {freelancers}: GET /v1/freelancers/<id>/balances")
+    dispute = response_of(DEMO_DISPUTE)
+    if dispute is not None:
+        lines.append(f"dispute {dispute['dispute_id']}: GET /v1/disputes/{dispute['dispute_id']}")
     return lines

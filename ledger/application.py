@@ -19,6 +19,7 @@ from domain.contracts.hourly import HourlyContract
 from domain.deadlines import DeadlineKind
 from ledger.commands import connects, disputes, dormancy, fixed_price, hourly, maturity
 from ledger.commands.chargebacks import ChargebackCommands
+from ledger.commands.client_flags import ClientFlagCommands
 from ledger.commands.connects import ConnectsCommands
 from ledger.commands.disputes import DisputeCommands
 from ledger.commands.dormancy import DormancyCommands
@@ -26,6 +27,7 @@ from ledger.commands.extras import ExtraPaymentCommands
 from ledger.commands.hourly import HourlyCommands
 from ledger.commands.lifecycle import LifecycleCommands
 from ledger.commands.maturity import MaturityCommands
+from ledger.commands.payouts import PayoutCommands
 from ledger.connects_reads import ConnectsReads
 from ledger.engine import CommandResult, Decision
 from ledger.reads import LogReads
@@ -40,9 +42,11 @@ class EscrowLedger(
     HourlyCommands,
     DisputeCommands,
     ChargebackCommands,
+    ClientFlagCommands,
     DormancyCommands,
     ConnectsCommands,
     ConnectsReads,
+    PayoutCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,

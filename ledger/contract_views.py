@@ -9,7 +9,7 @@ from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.hourly_week import WeekInvoice, WeekStatus
 from domain.contracts.milestone import Milestone
-from ledger.results import money_json
+from ledger.results import Charge, money_json, to_json
 
 
 def invoice_view(w: WeekInvoice, pending_lots: set[str]) -> dict[str, Any]:
@@ -32,7 +32,19 @@ def invoice_view(w: WeekInvoice, pending_lots: set[str]) -> dict[str, Any]:
         "status": status,
         "review_ends_at": w.review_ends_at.isoformat(),
         "available_at": None if w.available_at is None else w.available_at.isoformat(),
+        "charge": invoice_charge(w),
     }
+
+
+def invoice_charge(w: WeekInvoice) -> dict[str, Any] | None:
+    """What the week's Monday charge took from the client, as charging commands answer it."""
+    if w.payment_id is None or w.payment_method is None:
+        return None
+    initiation = w.initiation_fee if w.initiation_fee is not None else w.amount * 0
+    charge: dict[str, Any] = to_json(Charge(
+        w.payment_id, w.amount, w.marketplace_fee, initiation,
+        w.amount + w.marketplace_fee + initiation, w.payment_method))
+    return charge
 
 
 def contract_header(c: FixedPriceContract | HourlyContract) -> dict[str, Any]:
@@ -57,7 +69,8 @@ def fixed_price_view(c: FixedPriceContract) -> dict[str, Any]:
         "milestones": [milestone_view(m) for m in c.milestones.values()],
         "refund_requests": [
             {"request_id": r.request_id, "total": money_json(r.total),
-             "respond_by": r.respond_by.isoformat(), "status": r.status}
+             "respond_by": r.respond_by.isoformat(), "status": r.status,
+             "refund_to": r.refund_to}
             for r in c.refund_requests.values()
         ],
         "escrow_under_dispute": money_json(c.disputed_escrow()),

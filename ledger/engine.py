@@ -36,6 +36,7 @@ from domain.fees.schedule import DEFAULT_SCHEDULE, FeeSchedule
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.log_positions import notification_id_of
+from ledger.request_context import current_request_id
 from ledger.topics import register_moved_topics
 from ledger.transcodings import register_domain_transcodings
 from ledger.unit_of_work import Handler, UnitOfWork
@@ -113,7 +114,7 @@ class CommandEngine(Application[UUID]):
             if idempotency_key is not None:
                 to_save.append(CommandRecord.accept(
                     key=idempotency_key, command=command, request_hash=fingerprint,
-                    response=decision.response, at=uow.at,
+                    response=decision.response, at=uow.at, request_id=current_request_id(),
                 ))
             try:
                 recordings = self.save(*to_save)
@@ -214,7 +215,7 @@ class CommandEngine(Application[UUID]):
         command, request = self.deadline_request(deadline)
         return CommandRecord.accept(key=deadline.idempotency_key, command=command,
                                     request_hash=request_fingerprint(command, request),
-                                    response=response, at=at)
+                                    response=response, at=at, request_id=current_request_id())
 
     def fire_deadline(self, deadline: Deadline, *, now: datetime | None = None) -> CommandResult:
         """Fires one deadline at its own due time; firing it again answers the first firing.

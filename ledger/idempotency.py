@@ -29,24 +29,38 @@ def request_fingerprint(command: str, request: dict[str, Any]) -> str:
 
 class CommandRecord(Aggregate):
     class Accepted(Aggregate.Created):
-        """A command with this idempotency key was applied and answered so."""
+        """A command with this idempotency key was applied and answered so.
+
+        ``request_id`` is the ``X-Request-Id`` of the HTTP request it ran for
+        (None outside one: the scheduler, the command line). Version 2 added it;
+        version 1 events read as None.
+        """
+
+        class_version = 2
 
         key: str
         command: str
         request_hash: str
         response: dict[str, Any]
+        request_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["request_id"] = None
 
         def apply(self, agg: CommandRecord) -> None:
             agg.key = self.key
             agg.command = self.command
             agg.request_hash = self.request_hash
             agg.response = self.response
+            agg.request_id = self.request_id
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         key: str
         command: str
         request_hash: str
         response: dict[str, Any]
+        request_id: str | None
 
     @staticmethod
     def id_for(key: str) -> UUID:
@@ -55,7 +69,7 @@ class CommandRecord(Aggregate):
     @classmethod
     def accept(
         cls, *, key: str, command: str, request_hash: str, response: dict[str, Any],
-        at: datetime,
+        at: datetime, request_id: str | None = None,
     ) -> CommandRecord:
         return cls._create(
             cls.Accepted,
@@ -65,4 +79,5 @@ class CommandRecord(Aggregate):
             command=command,
             request_hash=request_hash,
             response=response,
+            request_id=request_id,
         )

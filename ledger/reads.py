@@ -24,12 +24,24 @@ from domain.errors import (
     FreelancerNotFound,
     WrongContractKind,
 )
+from domain.money import zero
 from ledger import contract_views
 from ledger.commands.contracts import contract_uuid
 from ledger.commands.disputes import contract_of_dispute
 from ledger.dispute_views import dispute_json
 from ledger.engine import CommandEngine
 from ledger.results import money_json
+
+
+def balance_json(b: FreelancerBalance, code: str, *, on_hold: bool) -> dict[str, Any]:
+    """``held`` is the part of available no withdrawal may take while a hold is on (holds
+    are account-wide: all of it); ``withdrawable`` is the rest, before method fees."""
+    available = b.available_in(code)
+    held = max(available, zero(code)) if on_hold else zero(code)
+    return {"currency": code, "pending": money_json(b.pending_in(code)),
+            "available": money_json(available), "in_flight": money_json(b.in_flight_in(code)),
+            "held": money_json(held),
+            "withdrawable": money_json(max(available - held, zero(code)))}
 
 
 class LogReads(CommandEngine):
@@ -95,7 +107,7 @@ class LogReads(CommandEngine):
                 "contract_version": c.version, "position": position}
 
     def freelancer_balances(self, freelancer_id: str) -> dict[str, Any]:
-        """Pending and available money per currency, read from the log.
+        """Pending, available, in flight and held money per currency, read from the log.
 
         Raises ``FreelancerNotFound`` when the freelancer has never had money here.
         """
@@ -103,14 +115,12 @@ class LogReads(CommandEngine):
         balance = self.find_freelancer_balance(freelancer_id)
         if balance is None:
             raise FreelancerNotFound(f"freelancer {freelancer_id!r} has no balance here")
+        holds = balance.all_active_holds()
         return {
             "freelancer_id": freelancer_id,
-            "balances": [
-                {"currency": code, "pending": money_json(balance.pending_in(code)),
-                 "available": money_json(balance.available_in(code))}
-                for code in balance.currencies()
-            ],
-            "holds": balance.active_holds(),
+            "balances": [balance_json(balance, code, on_hold=bool(holds))
+                         for code in balance.currencies()],
+            "holds": holds,
             "position": position,
         }
 

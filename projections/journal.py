@@ -236,12 +236,28 @@ class JournalQueries:
             for r in rows
         ]
 
-    def trial_balance(self) -> dict[str, Decimal]:
-        """Debits minus credits over every account, per currency: zero when balanced."""
-        rows = self.view.fetch(
-            "SELECT currency, SUM(debits_minor) - SUM(credits_minor) AS net "
-            "FROM {balances} GROUP BY currency ORDER BY currency")
-        return {r["currency"]: _to_decimal(r["net"], r["currency"]) for r in rows}
+    def trial_balance(self, as_of: datetime | None = None) -> dict[str, Decimal]:
+        """Debits minus credits over every account, per currency: zero when balanced.
+
+        ``as_of``: from the postings effective up to and including that moment.
+        """
+        return {c: debits - credits for c, (debits, credits) in self.totals(as_of).items()}
+
+    def totals(self, as_of: datetime | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+        """Debits and credits posted over every account, per currency (up to ``as_of``)."""
+        if as_of is None:
+            rows = self.view.fetch(
+                "SELECT currency, SUM(debits_minor) AS d, SUM(credits_minor) AS c "
+                "FROM {balances} GROUP BY currency ORDER BY currency")
+        else:
+            rows = self.view.fetch(
+                "SELECT currency, "
+                "SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END) AS d, "
+                "SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END) AS c "
+                "FROM {postings} WHERE effective_us <= %s "
+                "GROUP BY currency ORDER BY currency", [_as_of_us(as_of)])
+        return {r["currency"]: (_to_decimal(r["d"], r["currency"]),
+                                _to_decimal(r["c"], r["currency"])) for r in rows}
 
     def postings(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
         return self.view.fetch(

@@ -19,8 +19,12 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from projections.contracts import ContractsProjection
 from projections.deadlines import DeadlineProjection
 from projections.journal import JournalProjection
+from projections.jss import JssProjection
+from projections.payouts import PayoutsProjection
+from projections.revenue import RevenueProjection
 
 
 class Projection(Protocol):
@@ -44,9 +48,13 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.journal = JournalProjection(app)
         self.deadlines = DeadlineProjection(app)
+        self.payouts = PayoutsProjection(app)
         # public names (``ledger projections rebuild NAME``); each tracks under its own
         self.projections: dict[str, Projection] = {
             "journal": self.journal, "deadlines": self.deadlines,
+            "jss": JssProjection(app),
+            "payouts": self.payouts,
+            "revenue": RevenueProjection(app), "contracts": ContractsProjection(app),
         }
         self.queries = self.journal.queries
         self._lock = threading.Lock()

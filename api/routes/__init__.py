@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
+
+from fastapi import Response
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.models import Problem
@@ -32,3 +35,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
+
+
+def located(response: Response, *segments: str) -> None:
+    """Sets a 201's ``Location``: ``/v1/`` and the path segments, each percent-encoded.
+
+    It names what was created, or where that has no read of its own, the
+    nearest readable resource holding it (the contract, the Connects wallet).
+    A replay answers the same response, so it carries the same ``Location``.
+    """
+    response.headers["Location"] = "/v1/" + "/".join(quote(s, safe="") for s in segments)

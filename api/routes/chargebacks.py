@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CommandDep, ReadCaller
 from api.models import CommandIn, ContractCommandOut, DateTimeString, MoneyOut, ReadOut
-from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
+from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
 
 router = APIRouter(tags=["chargebacks"])
@@ -71,6 +71,7 @@ def receive_chargeback(payment_id: str, command: CommandDep, response: Response,
         payment_id=payment_id, reason=body.reason if body else "",
         actor=command.actor(body.actor if body else None),
         idempotency_key=command.idempotency_key)
+    located(response, "chargebacks", result.response["chargeback_id"])
     return command.services.answer(result, response)
 
 

@@ -28,7 +28,7 @@ from api.connects_models import (
     WalletView,
 )
 from api.deps import CommandDep, ReadCaller
-from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
+from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/freelancers/{freelancer_id}/connects", tags=["connects"])
@@ -42,6 +42,7 @@ def purchase(freelancer_id: str, body: PurchaseIn, command: CommandDep,
         freelancer_id=freelancer_id, connects=body.connects,
         payment_method=body.payment_method, actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key)
+    located(response, "freelancers", freelancer_id, "connects")
     return command.services.answer(result, response)
 
 
@@ -52,6 +53,7 @@ def grant(freelancer_id: str, body: GrantIn, command: CommandDep,
     result = command.services.ledger.grant_connects(
         freelancer_id=freelancer_id, connects=body.connects, reason=body.reason,
         actor=command.actor(body.actor), idempotency_key=command.idempotency_key)
+    located(response, "freelancers", freelancer_id, "connects")
     return command.services.answer(result, response)
 
 
@@ -63,6 +65,7 @@ def membership(freelancer_id: str, body: MembershipIn, command: CommandDep,
     result = command.services.ledger.start_membership(
         freelancer_id=freelancer_id, plan=body.plan, actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key)
+    located(response, "freelancers", freelancer_id, "connects")
     return command.services.answer(result, response)
 
 
@@ -74,6 +77,7 @@ def spend(freelancer_id: str, body: SpendIn, command: CommandDep,
         freelancer_id=freelancer_id, connects=body.connects, reason=body.reason,
         job_id=body.job_id, actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key)
+    located(response, "freelancers", freelancer_id, "connects")
     return command.services.answer(result, response)
 
 
@@ -85,6 +89,7 @@ def boost(freelancer_id: str, body: BoostIn, command: CommandDep,
         freelancer_id=freelancer_id, job_id=body.job_id, connects=body.connects,
         job_posted_at=body.job_posted_at, actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key)
+    located(response, "freelancers", freelancer_id, "connects")
     return command.services.answer(result, response)
 
 

@@ -31,7 +31,7 @@ from api.models import (
     SubmitWorkIn,
     WorkSubmittedOut,
 )
-from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
+from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
@@ -56,6 +56,7 @@ def open_contract(body: OpenContractIn, command: CommandDep, response: Response)
         actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response["contract_id"])
     return command.services.answer(result, response)
 
 
@@ -73,6 +74,7 @@ def add_milestone(
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response.get("contract_id", contract_id))
     return command.services.answer(result, response)
 
 
@@ -180,7 +182,8 @@ def end_contract(
         contract_id=contract_id,
         by=body.by,
         pay=body.payment(),
-        feedback=body.feedback,
+        feedback=body.given_feedback(),
+        refund_to=body.refund_to,
         actor=command.actor(body.actor),
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Response
 from api.deps import CommandDep, ReadCaller
 from api.dispute_models import DisputeOut, DisputeView, OpenDisputeIn, PartyStepIn, ReleaseIn
 from api.models import ContractCommandOut, DateTimeString
-from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS
+from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
 
 router = APIRouter(tags=["disputes"])
@@ -38,6 +38,7 @@ def dispute_refund_request(contract_id: str, request_id: str, command: CommandDe
         contract_id=contract_id, request_id=request_id,
         actor=command.actor(body.actor if body else None),
         expected_version=command.expected_version, idempotency_key=command.idempotency_key)
+    located(response, "disputes", result.response["dispute_id"])
     return command.services.answer(result, response)
 
 
@@ -55,6 +56,7 @@ def dispute_milestone(contract_id: str, milestone_id: str, command: CommandDep,
         contract_id=contract_id, milestone_id=milestone_id,
         actor=command.actor(body.actor if body else None),
         expected_version=command.expected_version, idempotency_key=command.idempotency_key)
+    located(response, "disputes", result.response["dispute_id"])
     return command.services.answer(result, response)
 
 
@@ -89,6 +91,7 @@ def dispute_dormant_release(contract_id: str, command: CommandDep, response: Res
     result = command.services.ledger.dispute_dormant_release(
         contract_id=contract_id, actor=command.actor(body.actor if body else None),
         expected_version=command.expected_version, idempotency_key=command.idempotency_key)
+    located(response, "disputes", result.response["dispute_id"])
     return command.services.answer(result, response)
 
 

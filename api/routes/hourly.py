@@ -37,7 +37,7 @@ from api.hourly_models import (
     TimeLoggedOut,
     WeeklyLimitChangedOut,
 )
-from api.routes import COMMAND_PROBLEMS, problem_responses
+from api.routes import COMMAND_PROBLEMS, located, problem_responses
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/contracts", tags=["hourly contracts"])
@@ -67,6 +67,7 @@ def log_time(
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response.get("contract_id", contract_id))
     return command.services.answer(result, response)
 
 
@@ -180,6 +181,7 @@ def open_hourly_dispute(
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response.get("contract_id", contract_id))
     return command.services.answer(result, response)
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CommandDep
 from api.hourly_models import BonusPaidOut, ClientRefundedOut, PayBonusIn, RefundClientIn
-from api.routes import COMMAND_PROBLEMS
+from api.routes import COMMAND_PROBLEMS, located
 
 router = APIRouter(prefix="/v1/contracts", tags=["payments"])
 
@@ -37,6 +37,7 @@ def pay_bonus(
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response.get("contract_id", contract_id))
     return command.services.answer(result, response)
 
 
@@ -54,8 +55,10 @@ def refund_client(
     result = command.services.ledger.refund_client(
         contract_id=contract_id,
         amount=body.amount.to_money(),
+        refund_to=body.refund_to,
         actor=command.actor(body.actor),
         expected_version=command.expected_version,
         idempotency_key=command.idempotency_key,
     )
+    located(response, "contracts", result.response.get("contract_id", contract_id))
     return command.services.answer(result, response)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import AuditCaller, FinanceCaller
-from api.models import ReplayCheckOut, TrialBalanceOut
+from api.models import DateTimeString, ReplayCheckOut, TrialBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
 from domain.bookkeeping.postings import books_balance
@@ -16,20 +17,46 @@ from reconciliation.replay import compare_with_projection
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
 
 
-@router.get("/finance/trial-balance", response_model=TrialBalanceOut,
-            responses=problem_responses(401, 403, 503))
-def trial_balance(services: ServicesDep, caller: FinanceCaller) -> dict[str, Any]:
+class TrialBalanceTotals(BaseModel):
+    currency: str
+    debits: str = Field(description="Every debit posted in this currency, over every account.")
+    credits: str = Field(description="Every credit posted in this currency.")
+
+
+class TrialBalanceAsOfOut(TrialBalanceOut):
+    as_of: DateTimeString | None = Field(
+        description="The moment the figures are taken at; null: everything posted so far.")
+    totals: list[TrialBalanceTotals]
+
+
+@router.get("/finance/trial-balance", response_model=TrialBalanceAsOfOut,
+            responses=problem_responses(401, 403, 422, 503))
+def trial_balance(
+    services: ServicesDep,
+    caller: FinanceCaller,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="ISO 8601 with a time zone (a time without one is a 422): only "
+              "postings effective up to and including this moment. Default: everything."),
+    ] = None,
+) -> dict[str, Any]:
     """Debits minus credits over every account, per currency, from the journal view.
 
     Zero in every currency when the books balance; anything else is a break to
-    investigate, reported as found. Needs the `finance` scope.
+    investigate, reported as found. `totals` are the debits and credits behind
+    each `net`; a currency with nothing posted by `as_of` is not listed. Needs the
+    `finance` scope.
     """
     position = services.projection_position(None)
-    totals = services.projector.queries.trial_balance()
+    totals = services.projector.queries.totals(as_of)
+    nets = {c: debits - credits for c, (debits, credits) in totals.items()}
     return {
         "position": position,
-        "balanced": books_balance(totals),
-        "currencies": [{"currency": c, "net": str(v)} for c, v in totals.items()],
+        "as_of": None if as_of is None else as_of.isoformat(),
+        "balanced": books_balance(nets),
+        "currencies": [{"currency": c, "net": str(v)} for c, v in nets.items()],
+        "totals": [{"currency": c, "debits": str(d), "credits": str(cr)}
+                   for c, (d, cr) in totals.items()],
     }
 
 

@@ -1,4 +1,4 @@
-"""A freelancer's money on the platform: pending lots and the available balance.
+"""A freelancer's money on the platform: pending lots, available, in flight, and holds.
 
 Pending and available must never go negative, so they are aggregate state
 rather than sums computed elsewhere: a payout (later) and a maturity cannot both
@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from moneyed import Money
 
+from domain.balances import payouts
 from domain.bookkeeping import accounts
 from domain.bookkeeping.postings import JournalEntry, Side, credit, debit, leg
 from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, started, stopped
@@ -64,6 +65,9 @@ class FreelancerBalance(Aggregate):
             agg.lots = []
             agg.available = {}
             agg.holds = {}
+            agg.in_flight = {}
+            agg.withdrawals = {}
+            agg.manual_holds = {}
 
     class EarningsPending(Aggregate.Event):
         """Released money entered the security period.
@@ -166,11 +170,23 @@ class FreelancerBalance(Aggregate):
                 holds[self.chargeback_id] = "lost"
             agg.holds = holds
 
+    WithdrawalRequested = payouts.WithdrawalRequested
+    WithdrawalSent = payouts.WithdrawalSent
+    WithdrawalSettled = payouts.WithdrawalSettled
+    WithdrawalReturned = payouts.WithdrawalReturned
+    HoldPlaced = payouts.HoldPlaced
+    HoldReleased = payouts.HoldReleased
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         freelancer_id: str
         lots: list[PendingLot]
         available: dict[str, Money]
         holds: dict[str, str]
+        """Chargebacks holding the account: ``open`` or ``lost``."""
+        in_flight: dict[str, Money]
+        withdrawals: dict[str, payouts.Withdrawal]
+        manual_holds: dict[str, payouts.Hold]
+        """Holds finance placed (compliance, manual, a chargeback's), by hold id."""
 
     @staticmethod
     def id_for(freelancer_id: str) -> UUID:
@@ -188,6 +204,14 @@ class FreelancerBalance(Aggregate):
 
     def available_in(self, currency: str) -> Money:
         return self.available.get(currency, zero(currency))
+
+    def in_flight_in(self, currency: str) -> Money:
+        return self.in_flight.get(currency, zero(currency))
+
+    def all_active_holds(self) -> list[str]:
+        """Everything blocking withdrawals: chargebacks' holds, then finance's."""
+        return [*self.active_holds(),
+                *sorted(h for h, hold in self.manual_holds.items() if hold.active)]
 
     def active_holds(self) -> list[str]:
         """Chargebacks holding withdrawals: open ones, and lost ones until no balance is
@@ -218,7 +242,8 @@ class FreelancerBalance(Aggregate):
                            won=won, amount=amount, available_after=after)
 
     def currencies(self) -> list[str]:
-        codes = {lot.amount.currency.code for lot in self.lots} | set(self.available)
+        codes = ({lot.amount.currency.code for lot in self.lots} | set(self.available)
+                 | set(self.in_flight))
         return sorted(codes)
 
     def add_pending(self, lot: PendingLot, released_by_event: str, at: datetime) -> None:

@@ -67,6 +67,11 @@ def freelancer_available(freelancer_id: str) -> str:
     return f"freelancer:{freelancer_id}:available"
 
 
+def freelancer_in_flight(freelancer_id: str) -> str:
+    """Withdrawals requested and not yet settled or returned: still owed to the freelancer."""
+    return f"freelancer:{freelancer_id}:in_flight"
+
+
 def revenue(kind: Revenue) -> str:
     return f"revenue:{kind.value}"
 
@@ -118,7 +123,7 @@ _CHART: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
         (rf"escrow:{_UUID}:{_UUID}", AccountKind.LIABILITY),
         (rf"hourly_review:{_UUID}:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}", AccountKind.LIABILITY),
         (rf"escrow_dispute:{_UUID}", AccountKind.LIABILITY),
-        (rf"freelancer:{PARTY_ID}:(?:pending|available)", AccountKind.LIABILITY),
+        (rf"freelancer:{PARTY_ID}:(?:pending|available|in_flight)", AccountKind.LIABILITY),
         (rf"client:{PARTY_ID}:credit", AccountKind.LIABILITY),
         (rf"client:{PARTY_ID}:funding_source", AccountKind.EXTERNAL),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from uuid import UUID
 
 from moneyed import Money
@@ -19,6 +20,7 @@ from domain.bookkeeping import accounts
 from domain.bookkeeping.accounts import Revenue
 from domain.bookkeeping.postings import JournalEntry, Posting, Side, leg
 from domain.contracts.milestone import EscrowMovement, Milestone
+from domain.errors import InvalidInput
 from domain.fees.methods import PaymentMethod
 from domain.fees.quotes import FeeQuote
 from domain.money import round_half_up, zero
@@ -27,6 +29,25 @@ MARKETPLACE_FEE_REFUND_POLICY = (
     "assumed: the marketplace fee paid on the refunded escrow is refunded, per "
     "milestone in proportion to its escrow (domain.md: not published)"
 )
+
+
+CLIENT_CREDIT_REFUND_POLICY = (
+    "kept as client credit at the client's choice (refund_to client_credit), the marketplace "
+    "fee on it included, spendable on funding with payment_method client_credit"
+)
+
+
+class RefundTo(StrEnum):
+    """Where the client wants money going back to it: its payment method, or kept as credit."""
+
+    PAYMENT_METHOD = "payment_method"
+    CLIENT_CREDIT = "client_credit"
+
+
+def parse_refund_to(value: object) -> RefundTo:
+    if isinstance(value, str) and value in RefundTo.__members__.values():
+        return RefundTo(value)
+    raise InvalidInput(f"refund_to must be 'payment_method' or 'client_credit', got {value!r}")
 
 
 def payment_account(client_id: str, method: PaymentMethod) -> str:

@@ -5,7 +5,8 @@ ends, charged to the client with the marketplace fee (and the initiation fee
 when it is the contract's first payment), and pending 5 days. A freelancer
 may refund a client within 180 days of a payment, at most min(net paid on the
 contract in the last 180 days, available + pending); it is irreversible and
-reduces the relationship's lifetime billings.
+reduces the relationship's lifetime billings. The client may keep the refund
+on the platform as client credit (``refund_to``) instead of having it back.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from moneyed import Money
 
+from domain.bookkeeping import accounts
 from domain.contracts import payments
-from domain.contracts.escrow import payment_account
+from domain.contracts.escrow import RefundTo, payment_account
 from domain.contracts.references import PAYMENT, reference
 from domain.contracts.settlement import Earner, credit_earnings, service_fee_on, top_tier_threshold
 from domain.contracts.terms import ContractStatus
@@ -55,7 +57,8 @@ def pay_bonus(c: Any, p: Earner, *, bonus_id: str, gross: Money, method: Payment
 
 
 def refund_client(c: Any, p: Earner, *, refund_id: str, amount: Money, at: datetime,
-                  actor: str, fees: FeeSchedule) -> None:
+                  actor: str, fees: FeeSchedule,
+                  refund_to: RefundTo = RefundTo.PAYMENT_METHOD) -> None:
     require_positive(amount, "refund")
     require_same_currency(amount, zero(c.currency))
     limit = payments.refundable(c.payments, c.refunds, at, c.currency)
@@ -66,9 +69,10 @@ def refund_client(c: Any, p: Earner, *, refund_id: str, amount: Money, at: datet
         raise InsufficientFunds(f"at most {limit.amount} {c.currency} can be refunded: the net "
                                 f"paid on this contract in the last {REFUND_WINDOW.days} days")
     method = getattr(c, "payment_method", None) or c.first_charge_method or "card"
-    p.balance.refund(refund_id=refund_id, amount=amount,
-                     refund_to=payment_account(c.client_id, PaymentMethod(method)), at=at)
+    account = accounts.client_credit(c.client_id) if refund_to is RefundTo.CLIENT_CREDIT \
+        else payment_account(c.client_id, PaymentMethod(method))
+    p.balance.refund(refund_id=refund_id, amount=amount, refund_to=account, at=at)
     p.relationship.record_billing(-amount, at, f"refund {refund_id}",
                                   top_tier_threshold(fees, c.currency))
     c.trigger_event(c.ClientRefunded, timestamp=at, refund_id=refund_id, amount=amount,
-                    actor=actor)
+                    actor=actor, refund_to=refund_to.value)

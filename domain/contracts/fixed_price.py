@@ -24,6 +24,7 @@ from domain.contracts import chargebacks, dispute_events, dormancy, escrow, paym
 from domain.contracts import fixed_price_ending as ending
 from domain.contracts import fixed_price_events as events
 from domain.contracts.dispute import FixedPriceDispute
+from domain.contracts.feedback import Feedback, event_fields
 from domain.contracts.hourly_week import Payment
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.references import PAYMENT, reference
@@ -113,6 +114,7 @@ class FixedPriceContract(Aggregate):
         marketplace_fee_refunded: Money
         ended_at: datetime | None
         ended_by: str | None
+        ending_feedback: Feedback | None
         payments: tuple[Payment, ...]
         refunds: tuple[Payment, ...]
         charges: dict[str, chargebacks.ChargeRecord]
@@ -366,15 +368,22 @@ class FixedPriceContract(Aggregate):
 
     # ---- ending ----------------------------------------------------------------
 
-    def request_escrow_refund(self, *, request_id: str, at: datetime, actor: str) -> None:
-        """After the client's chosen payment, the rest of escrow awaits the freelancer."""
+    def request_escrow_refund(
+        self, *, request_id: str, at: datetime, actor: str,
+        refund_to: escrow.RefundTo = escrow.RefundTo.PAYMENT_METHOD,
+        feedback: Feedback | None = None,
+    ) -> None:
+        """After the client's chosen payment, the rest of escrow awaits the freelancer;
+        ``refund_to`` is where the client wants it once refunded. The client's
+        ``feedback`` waits with it, for the ``Ended`` event once the contract ends."""
         amounts = self.remaining_escrow()
         total = sum((a.amount for a in amounts), zero(self.currency))
         if total.amount == 0:
             raise EscrowError("nothing left in escrow to refund")
         self.trigger_event(self.EscrowRefundRequested, timestamp=at, request_id=request_id,
                            amounts=amounts, total=total,
-                           respond_by=at + REFUND_REQUEST_RESPONSE, actor=actor)
+                           respond_by=at + REFUND_REQUEST_RESPONSE, actor=actor,
+                           refund_to=refund_to.value, **event_fields(feedback))
 
     def approve_refund_request(
         self, *, request_id: str, at: datetime, actor: str,
@@ -385,7 +394,8 @@ class FixedPriceContract(Aggregate):
         if r.status != "pending":
             raise RefundRequestStateError(f"refund request {request_id} is already {r.status}")
         if r.amounts:
-            ending.refund(self, list(r.amounts), request_id, reason, at, actor)
+            ending.refund(self, list(r.amounts), request_id, reason, at, actor,
+                          escrow.RefundTo(r.refund_to))
         self.finish_ending(at=at, actor=actor)
 
     def finish_ending(self, *, at: datetime, actor: str) -> None:
@@ -395,9 +405,10 @@ class FixedPriceContract(Aggregate):
         if self.open_disputes() or any(r.status == "pending"
                                        for r in self.refund_requests.values()):
             return
-        ending.end(self, Party.CLIENT, actor, at, feedback=None)
+        ending.end(self, Party.CLIENT, actor, at, feedback=self.ending_feedback)
 
-    def end(self, *, by: Party, at: datetime, actor: str, feedback: str | None) -> None:
+    def end(self, *, by: Party, at: datetime, actor: str, feedback: Feedback | None,
+            refund_to: escrow.RefundTo | None = None) -> None:
         """Ends the contract once escrow is settled (the caller paid what was chosen).
 
         A freelancer ending returns all escrow at once; a client ending with
@@ -410,10 +421,11 @@ class FixedPriceContract(Aggregate):
         if by is Party.FREELANCER:
             amounts = self.remaining_escrow()
             if amounts:
-                ending.refund(self, amounts, None, "contract ended by the freelancer", at, actor)
+                ending.refund(self, amounts, None, "contract ended by the freelancer", at, actor,
+                              refund_to)
         elif self.escrow_balance().amount > 0:
             raise EscrowError("escrow is still held: request its refund before ending")
-        ending.end(self, by, actor, at, feedback)
+        ending.end(self, by, actor, at, feedback, refund_to)
 
     def close_dormant(self, *, reason: str, at: datetime, actor: str) -> None:
         """Neither party acted on a dormant contract: its escrow goes back and it ends."""

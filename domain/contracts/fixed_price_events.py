@@ -21,6 +21,7 @@ from domain.bookkeeping.postings import JournalEntry
 from domain.contracts.chargebacks import ChargeKind, ChargeRecord, payment_id_of, record_charge
 from domain.contracts.dormancy import restart_clocks, touch
 from domain.contracts.escrow import payment_account
+from domain.contracts.feedback import Feedback
 from domain.contracts.milestone import EscrowMovement, Milestone, MilestoneStatus
 from domain.contracts.refund_request import RefundRequest
 from domain.contracts.terms import ContractStatus, adopt_opening_terms
@@ -208,21 +209,44 @@ class MilestoneReleased(Aggregate.Event):
 
 
 class EscrowRefundRequested(Aggregate.Event):
-    """The client ended the contract; what was not paid awaits the freelancer's answer."""
+    """The client ended the contract; what was not paid awaits the freelancer's answer.
+
+    ``refund_to`` is where the client wants the refund: ``payment_method`` (the
+    first charge's) or ``client_credit`` (kept on the platform). Version 2 added
+    it; version 1 events get the only behaviour there was, ``payment_method``.
+    ``feedback`` and ``feedback_rating`` are the client's public feedback, kept
+    for the ``Ended`` event once the contract ends; version 3 added them (None
+    before: the feedback of such an ending was not recorded).
+    """
+
+    class_version = 3
 
     request_id: str
     amounts: list[EscrowMovement]
     total: Money
     respond_by: datetime
     actor: str
+    refund_to: str
+    feedback: str | None
+    feedback_rating: int | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["refund_to"] = "payment_method"
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["feedback"] = None
+        state["feedback_rating"] = None
 
     def apply(self, c: FixedPriceContract) -> None:
         c.refund_requests = {
             **c.refund_requests,
             self.request_id: RefundRequest(self.request_id, tuple(self.amounts), self.total,
-                                           self.respond_by, "pending"),
+                                           self.respond_by, "pending", self.refund_to),
         }
         c.status = ContractStatus.ENDING
+        c.ending_feedback = Feedback.recorded(self.feedback_rating, self.feedback)
 
     def deadline_changes(self) -> list[DeadlineChange]:
         # the contract is ending: every review clock on it stops
@@ -234,7 +258,15 @@ class EscrowRefundRequested(Aggregate.Event):
 
 
 class EscrowRefunded(Aggregate.Event):
-    """Escrow went back to the client, with the marketplace fee on it (assumed policy)."""
+    """Escrow went back to the client, with the marketplace fee on it (assumed policy).
+
+    ``refund_to`` is the client's choice (``payment_method`` or ``client_credit``);
+    ``refunded_to`` the account the money went to (client credit after a chargeback
+    not won, whatever the choice). Version 2 added ``refund_to``; version 1 events
+    get ``payment_method``, the only choice there was.
+    """
+
+    class_version = 2
 
     request_id: str | None
     amounts: list[EscrowMovement]
@@ -245,9 +277,14 @@ class EscrowRefunded(Aggregate.Event):
     reason: str
     entry: JournalEntry
     actor: str
+    refund_to: str
     dormancy_watched: bool | None = None
     """Whether escrow is still held on the active contract after this (None: not
     recorded, on events stored before it was)."""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["refund_to"] = "payment_method"
 
     def apply(self, c: FixedPriceContract) -> None:
         for moved in self.amounts:
@@ -278,12 +315,22 @@ class EscrowRefunded(Aggregate.Event):
 
 
 class InitiationFeeReturned(Aggregate.Event):
-    """The contract ended with nothing released, so its initiation fee went back."""
+    """The contract ended with nothing released, so its initiation fee went back.
+
+    Version 2 added ``refund_to``, the client's choice (see ``EscrowRefunded``).
+    """
+
+    class_version = 2
 
     fee: Money
     refunded_to: str
     entry: JournalEntry
     actor: str
+    refund_to: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["refund_to"] = "payment_method"
 
     def apply(self, c: FixedPriceContract) -> None:
         c.initiation_fee_settled = True

@@ -23,6 +23,7 @@ from domain.contracts import billing_week as weeks
 from domain.contracts import chargebacks, payments, terms
 from domain.contracts import hourly_events as events
 from domain.contracts.escrow import payment_account
+from domain.contracts.feedback import Feedback, event_fields
 from domain.contracts.hourly_week import (
     HourlyDispute,
     LimitChange,
@@ -214,11 +215,11 @@ class HourlyContract(Aggregate):
             raise ContractNotActive("an hourly dispute is still open on this contract")
         self.trigger_event(self.Resumed, timestamp=at, actor=actor)
 
-    def end(self, *, by: Party, at: datetime, actor: str, feedback: str | None) -> None:
+    def end(self, *, by: Party, at: datetime, actor: str, feedback: Feedback | None) -> None:
         """Ends the contract; minutes already logged in the open week are still invoiced."""
         self.require_active()
         self.trigger_event(self.Ended, timestamp=at, ended_by=by.value, actor=actor,
-                           feedback=feedback)
+                           **event_fields(feedback))
 
     # ---- time ----------------------------------------------------------------------
 

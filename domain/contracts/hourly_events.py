@@ -177,7 +177,10 @@ class WeekInvoiced(Aggregate.Event):
         c.invoices = {**c.invoices, self.week_start: WeekInvoice(
             self.week_start, self.minutes_logged, self.minutes_billed,
             self.manual_minutes_billed, self.amount, self.marketplace_fee.fee, self.amount,
-            self.marketplace_fee.fee, self.review_ends_at, WeekStatus.IN_REVIEW)}
+            self.marketplace_fee.fee, self.review_ends_at, WeekStatus.IN_REVIEW,
+            payment_id=self.payment_id,
+            initiation_fee=None if self.initiation_fee is None else self.initiation_fee.fee,
+            payment_method=self.payment_method)}
         if self.initiation_fee is not None:
             c.initiation_fee = self.initiation_fee
 

@@ -67,6 +67,10 @@ class WeekInvoice:
     available_at: datetime | None = None
     lot_ids: tuple[str, ...] = ()
     """The freelancer's pending lots this week paid into: available once all matured."""
+    payment_id: str | None = None
+    initiation_fee: Money | None = None
+    """Charged with the week when it was the contract's first payment."""
+    payment_method: str | None = None
 
 
 class DisputeStatus(StrEnum):

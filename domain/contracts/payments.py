@@ -78,11 +78,23 @@ class BonusPaid(Aggregate.Event):
 
 
 class ClientRefunded(Aggregate.Event):
-    """The freelancer refunded the client (irreversible); the money moved on its balance."""
+    """The freelancer refunded the client (irreversible); the money moved on its balance.
+
+    ``refund_to`` is where the client has it: ``payment_method`` (back where it
+    paid from) or ``client_credit`` (kept on the platform). Version 2 added it;
+    version 1 events get ``payment_method``, the only choice there was.
+    """
+
+    class_version = 2
 
     refund_id: str
     amount: Money
     actor: str
+    refund_to: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["refund_to"] = "payment_method"
 
     def apply(self, c: Any) -> None:
         c.refunds = (*c.refunds, Payment(self.timestamp, self.amount, self.refund_id))

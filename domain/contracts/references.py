@@ -1,7 +1,9 @@
 """Ids that name a fact on a contract by where it sits in the contract's history.
 
 A payment, a dispute or a chargeback is identified by its contract and the
-version of the event that created it: ``pay_<contract hex>_<version>``. The
+version of the event that created it: ``pay_<contract hex>_<version>``; a
+withdrawal or a hold, likewise, by the freelancer's balance
+(``wd_<balance hex>_<version>``). The
 id is stable (history never changes), needs no lookup table to find its
 contract (a processor report or an auditor can resolve it from the id alone),
 and charges recorded before ids were published get the same id on replay.
@@ -17,8 +19,10 @@ from domain.errors import NotFound
 PAYMENT = "pay"
 DISPUTE = "dsp"
 CHARGEBACK = "cb"
+WITHDRAWAL = "wd"
+HOLD = "hold"
 
-_REF = re.compile(r"(pay|dsp|cb)_([0-9a-f]{32})_([1-9][0-9]{0,9})")
+_REF = re.compile(r"(pay|dsp|cb|wd|hold)_([0-9a-f]{32})_([1-9][0-9]{0,9})")
 
 
 def reference(kind: str, contract_id: UUID, version: int) -> str:
@@ -33,4 +37,5 @@ def parse_reference(kind: str, ref: str, not_found: type[NotFound]) -> tuple[UUI
     return UUID(hex=match.group(2)), int(match.group(3))
 
 
-_NAMES = {PAYMENT: "payment", DISPUTE: "dispute", CHARGEBACK: "chargeback"}
+_NAMES = {PAYMENT: "payment", DISPUTE: "dispute", CHARGEBACK: "chargeback",
+          WITHDRAWAL: "withdrawal", HOLD: "hold"}

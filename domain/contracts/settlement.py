@@ -16,6 +16,8 @@ from moneyed import Money
 
 from domain.balances.freelancer_balance import FreelancerBalance, PendingLot
 from domain.balances.relationship import Relationship
+from domain.contracts.escrow import RefundTo
+from domain.contracts.feedback import Feedback
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.fixed_price_events import MilestoneReleased
 from domain.contracts.milestone import EscrowMovement
@@ -152,19 +154,21 @@ def end_contract(
     at: datetime,
     actor: str,
     fees: FeeSchedule,
-    feedback: str | None,
+    feedback: Feedback | None,
+    refund_to: RefundTo = RefundTo.PAYMENT_METHOD,
 ) -> str | None:
     """Ends a contract; returns the refund request id when one was opened.
 
     The client chooses what to pay from escrow (``None`` = all of it); the rest
     becomes an escrow refund request for the freelancer to answer. A freelancer
-    ending pays nothing: escrow goes back to the client at once.
+    ending pays nothing: escrow goes back to the client at once. ``refund_to``
+    says where refunded money goes: the payment method, or kept as client credit.
     """
     c = p.contract
     if by is Party.FREELANCER:
         if pay is not None and pay.amount != 0:
             raise InvalidInput("a freelancer ending a contract pays nothing from escrow")
-        c.end(by=by, at=at, actor=actor, feedback=feedback)
+        c.end(by=by, at=at, actor=actor, feedback=feedback, refund_to=refund_to)
         return None
     for part in plan_payment_on_end(c, pay):
         release_to_freelancer(
@@ -173,9 +177,10 @@ def end_contract(
             at=at, actor=actor, fees=fees, allow_closed=True,
         )
     if c.escrow_balance().amount > 0:
-        c.request_escrow_refund(request_id=refund_request_id, at=at, actor=actor)
+        c.request_escrow_refund(request_id=refund_request_id, at=at, actor=actor,
+                                refund_to=refund_to, feedback=feedback)
         return refund_request_id
-    c.end(by=by, at=at, actor=actor, feedback=feedback)
+    c.end(by=by, at=at, actor=actor, feedback=feedback, refund_to=refund_to)
     return None
 
 

@@ -70,14 +70,27 @@ def adopt_opening_terms(c: Any, opened: Any) -> None:
     c.chargebacks = {}
     c.ended_at = None
     c.ended_by = None
+    c.ending_feedback = None  # the client's, while its escrow refund request is open
 
 
 class Ended(Aggregate.Event):
-    """The contract ended (either kind adopts this as its own ``Ended``)."""
+    """The contract ended (either kind adopts this as its own ``Ended``).
+
+    ``feedback`` is the ending party's public comment and ``feedback_rating``
+    its 1-5 stars (``domain.contracts.feedback``). Version 2 added the rating;
+    version 1 events, which had only the comment, get None.
+    """
+
+    class_version = 2
 
     ended_by: str
     actor: str
     feedback: str | None
+    feedback_rating: int | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["feedback_rating"] = None
 
     def apply(self, c: Any) -> None:
         c.status = ContractStatus.ENDED

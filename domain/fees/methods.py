@@ -33,7 +33,13 @@ def parse_payment_method(method: object) -> PaymentMethod:
     raise UnknownPaymentMethod(f"unknown payment method {method!r}")
 
 
+ALIASES = {"wire": WithdrawalMethod.USD_WIRE}
+"""Other names callers use for a method (the payouts issue says ``wire``)."""
+
+
 def parse_withdrawal_method(method: object) -> WithdrawalMethod:
+    if isinstance(method, str) and method in ALIASES:
+        return ALIASES[method]
     if isinstance(method, str) and method in WithdrawalMethod.__members__.values():
         return WithdrawalMethod(method)
     raise UnknownWithdrawalMethod(f"unknown withdrawal method {method!r}")

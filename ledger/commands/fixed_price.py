@@ -6,15 +6,17 @@ decides inside a unit of work, and answers a typed result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID, uuid4
 
 from moneyed import Money
 
+from domain.contracts.escrow import RefundTo
+from domain.contracts.feedback import Feedback
 from domain.contracts.fixed_price import FixedPriceContract
-from domain.contracts.fixed_price_events import MilestoneReleased
+from domain.contracts.fixed_price_events import MilestoneFunded, MilestoneReleased
 from domain.contracts.settlement import (
     Parties,
     PaymentOnEnd,
@@ -28,7 +30,7 @@ from domain.deadlines import Deadline, DeadlineKind
 from domain.fees.methods import PaymentMethod
 from ledger.commands.contracts import earner, fired_by, load_kind, require_good_standing
 from ledger.engine import CommandEngine, CommandResult, Decision
-from ledger.results import money_json, to_json
+from ledger.results import Charge, money_json, to_json
 from ledger.unit_of_work import Handler, UnitOfWork
 
 SILENCE_APPROVED_REVIEW = "approved by silence: no answer within 14 days of submission"
@@ -51,7 +53,7 @@ class Released:
     available_at: datetime
 
     @classmethod
-    def of(cls, event: MilestoneReleased) -> Released:
+    def of(cls, event: MilestoneReleased) -> Self:
         return cls(str(event.originator_id), event.milestone_id, event.gross,
                    event.service_fee.fee, event.service_fee.schedule_id, event.net,
                    event.escrow_remaining, event.available_at)
@@ -69,6 +71,15 @@ class Funded:
     total_charged: Money
     payment_method: str
     payment_id: str | None
+    charge: Charge | None
+    """What was charged; None when carried escrow covered it all."""
+
+
+@dataclass(frozen=True)
+class Approved(Released):
+    """An approval: the release, and what it charged first (None within escrow)."""
+
+    charge: Charge | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,18 @@ class Refunded:
     status: str
     refunded: Money
     marketplace_fee_refunded: Money
+    refund_to: str
+    """The client's choice on ending: ``payment_method`` or ``client_credit``."""
+    refunded_to: str | None
+    """The account the refund went to (None when nothing was left to refund)."""
+
+
+def charge_of(event: MilestoneFunded) -> Charge | None:
+    """What a funding charged the client, or None when carried escrow covered it."""
+    if event.payment_id is None or event.marketplace_fee is None:
+        return None
+    return Charge.of(event.payment_id, event.charged, event.marketplace_fee,
+                     event.initiation_fee, event.payment_method)
 
 
 def load_contract(uow: UnitOfWork, contract_id: UUID | str,
@@ -172,7 +195,7 @@ class FixedPriceCommands(CommandEngine):
                 str(c.id), milestone_id, funded.escrow_added,
                 funded.escrow_added - funded.charged, funded.charged, marketplace, initiation,
                 funded.charged + marketplace + initiation, payment_method.value,
-                funded.payment_id,
+                funded.payment_id, charge_of(funded),
             )), contract=c)
 
         return self.execute("fund_milestone", idempotency_key, request, decide)
@@ -227,22 +250,28 @@ class FixedPriceCommands(CommandEngine):
                 p, milestone_id=milestone_id, amount=amount, method=payment_method,
                 at=uow.at, actor=actor, fees=self.fees,
             )
-            return Decision(to_json(Released.of(released)), contract=p.contract)
+            top_ups = [e for e in p.contract.pending_events
+                       if isinstance(e, FixedPriceContract.MilestoneFunded) and e.top_up]
+            answer = replace(Approved.of(released),
+                             charge=charge_of(top_ups[-1]) if top_ups else None)
+            return Decision(to_json(answer), contract=p.contract)
 
         return self.execute("approve_milestone", idempotency_key, request, decide)
 
     def decide_fixed_price_end(
         self, uow: UnitOfWork, c: FixedPriceContract, by: Party, pay: PaymentOnEnd,
-        actor: str, feedback: str | None,
+        actor: str, feedback: Feedback | None,
+        refund_to: RefundTo = RefundTo.PAYMENT_METHOD,
     ) -> Decision:
-        """``pay``: an amount, ``"all"``, ``"none"``, or None for the party's default."""
+        """``pay``: an amount, ``"all"``, ``"none"``, or None for the party's default;
+        ``refund_to``: where escrow going back to the client goes."""
         e = earner(uow, c)
         p = Parties(relationship=e.relationship, balance=e.balance, contract=c)
         released_before = c.total_released
         request_id = end_contract(
             p, by=by, pay=payment_on_end(by, pay, c.currency),
             refund_request_id=str(uuid4()), at=uow.at, actor=actor,
-            fees=self.fees, feedback=feedback,
+            fees=self.fees, feedback=feedback, refund_to=refund_to,
         )
         requested = c.refund_request(request_id).total if request_id else released_before * 0
         return Decision(to_json(Ended(str(c.id), c.status.value,
@@ -266,6 +295,8 @@ class FixedPriceCommands(CommandEngine):
                 contract_id, request_id, c.status.value,
                 refunded[0].total if refunded else none,
                 refunded[0].marketplace_fee_refunded if refunded else none,
+                c.refund_request(request_id).refund_to,
+                refunded[0].refunded_to if refunded else None,
             )), contract=c)
 
         return self.execute("approve_refund_request", idempotency_key, request, decide)

@@ -14,6 +14,8 @@ from uuid import uuid4
 from moneyed import Money
 
 from domain.connects.job import Job
+from domain.contracts.escrow import RefundTo
+from domain.contracts.feedback import Feedback
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.settlement import PaymentOnEnd
@@ -90,23 +92,29 @@ class LifecycleCommands(FixedPriceCommands):
 
     def end_contract(
         self, *, contract_id: str, by: Party, pay: PaymentOnEnd, actor: str,
-        feedback: str | None = None, expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        feedback: Feedback | None = None, expected_version: int | None = None,
+        idempotency_key: str | None = None, refund_to: RefundTo = RefundTo.PAYMENT_METHOD,
     ) -> CommandResult:
-        """Ends a contract by its kind's rules (``pay`` is for fixed-price escrow)."""
+        """Ends a contract by its kind's rules (``pay`` and ``refund_to`` are for
+        fixed-price escrow: what the client pays, and where the rest goes back)."""
         request = {"contract_id": contract_id, "by": by.value,
                    "pay": money_json(pay) if isinstance(pay, Money) else pay,
-                   "feedback": feedback, "expected_version": expected_version}
+                   "feedback": None if feedback is None else feedback.as_json(),
+                   "expected_version": expected_version}
+        if refund_to is not RefundTo.PAYMENT_METHOD:  # the default keeps older fingerprints
+            request["refund_to"] = refund_to.value
 
         def decide(uow: UnitOfWork) -> Decision:
             c = load_any(uow, contract_id, expected_version)
             if by is Party.CLIENT:
                 require_good_standing(uow, c.client_id)
             if isinstance(c, FixedPriceContract):
-                return self.decide_fixed_price_end(uow, c, by, pay, actor, feedback)
+                return self.decide_fixed_price_end(uow, c, by, pay, actor, feedback, refund_to)
             if pay not in (None, "none"):
                 raise InvalidInput("an hourly contract holds no escrow to pay on ending; "
                                    "logged time is still invoiced next Monday")
+            if refund_to is not RefundTo.PAYMENT_METHOD:
+                raise InvalidInput("an hourly contract holds no escrow to refund on ending")
             c.end(by=by, at=uow.at, actor=actor, feedback=feedback)
             zero = c.hourly_rate * 0
             return Decision({"contract_id": contract_id, "status": c.status.value,

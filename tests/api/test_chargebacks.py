@@ -263,7 +263,8 @@ def test_a_bonus_chargeback_is_debited_from_the_freelancer_with_a_hold_until_who
     view = freelancer(tapi)
     assert view["holds"] == []
     assert view["balances"] == [{"currency": "USD", "pending": usd("0.00"),
-                                 "available": usd("0.00")}]
+                                 "available": usd("0.00"), "in_flight": usd("0.00"),
+                                 "held": usd("0.00"), "withdrawable": usd("0.00")}]
     assert read(tapi, chargeback_id)["freelancer_holds"] == []
     assert_balanced(tapi)
 

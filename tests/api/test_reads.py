@@ -116,14 +116,16 @@ def test_a_freelancers_balances_split_pending_and_available(
     assert body["freelancer_id"] == "freelancer-ada"
     assert body["position"] == position
     assert body["balances"] == [
-        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00")}
+        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("0.00")}
     ]
 
     clock.advance(timedelta(days=5))
     app.release_matured_earnings(freelancer_id="freelancer-ada")
     body = api.get("/v1/freelancers/freelancer-ada/balances").json()
     assert body["balances"] == [
-        {"currency": "USD", "pending": usd("0.00"), "available": usd("450.00")}
+        {"currency": "USD", "pending": usd("0.00"), "available": usd("450.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("450.00")}
     ]
     assert body["position"] == app.position()
     assert api.net("freelancer:freelancer-ada:available") == "450.00"

@@ -129,7 +129,8 @@ def test_silence_releases_at_day_14_and_the_money_is_available_5_days_later(tapi
     assert view["total_released"] == usd("500.00")
     assert view["milestones"][0]["status"] == "released"
     assert freelancer_balances(tapi) == [
-        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00")}]
+        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("0.00")}]
 
     running = deadlines(tapi)["deadlines"]
     assert [(d["kind"], d["due"], d["status"]) for d in running] == [
@@ -147,7 +148,8 @@ def test_silence_releases_at_day_14_and_the_money_is_available_5_days_later(tapi
     assert tapi.net(AVAILABLE) == "450.00"
     assert tapi.net(PENDING) == "0.00"
     assert freelancer_balances(tapi) == [
-        {"currency": "USD", "pending": usd("0.00"), "available": usd("450.00")}]
+        {"currency": "USD", "pending": usd("0.00"), "available": usd("450.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("450.00")}]
     assert deadlines(tapi)["deadlines"] == []
 
 
@@ -260,7 +262,8 @@ def test_ending_paying_none_after_15_silent_days_finds_the_work_already_paid(
 
     assert api.net(PENDING) == "450.00"
     assert freelancer_balances(api) == [
-        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00")}]
+        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("0.00")}]
     assert api.net(f"escrow:{contract_id}:{milestone_id}") == "0.00"
     assert api.net("processor:clearing") == "534.95"
     view = contract(api, contract_id)

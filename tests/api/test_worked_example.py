@@ -62,5 +62,6 @@ def test_a_500_dollar_milestone_funded_by_card_and_approved_in_2026(
     balances = api.get("/v1/freelancers/freelancer-ada/balances",
                        params={"min_position": position}).json()
     assert balances["balances"] == [
-        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00")}
+        {"currency": "USD", "pending": usd("450.00"), "available": usd("0.00"),
+         "in_flight": usd("0.00"), "held": usd("0.00"), "withdrawable": usd("0.00")}
     ]

@@ -183,7 +183,7 @@ ACCEPTED_AT_LEAST = {
     "open": 1, "log": 40, "delete": 1, "limit": 8, "rate": 8, "pause": 4, "resume": 4,
     "dispute": 6, "accept": 1, "decline": 2, "resolve": 2, "bonus": 10, "refund": 8, "end": 4,
 }
-"""Accepted commands per rule in a run of 40 examples, scaled down for fewer (at least 1).
+"""Accepted commands per rule in a run of 40 examples, scaled down (rounded down) for fewer.
 
 Measured on the default derandomized run: SQLite (40 examples) accepted log 155,
 delete 6, limit 28, rate 39, pause 20, resume 21, dispute 25, accept 6, decline 8,
@@ -538,12 +538,15 @@ def postgres_examples(example: tuple[list[tuple], list[tuple]]) -> None:
 
 def assert_money_moved(tally: Tally, examples: int) -> None:
     summary = tally.summary()
+    print(summary)  # shown with -s: how far above its floors a run is
     assert tally.invoices >= 1, f"no week was ever invoiced: {summary}"
     if examples < FLOORS_FROM:
         return
     scale = min(1.0, examples / 40)
     for rule, floor in ACCEPTED_AT_LEAST.items():
-        need = max(1, int(floor * scale))
+        # a floor of 1 at 40 examples is 0 on a shorter run (the PostgreSQL one): rare
+        # rules are proven accepted by the full-size run, not by luck on a half-size one
+        need = int(floor * scale)
         got = tally.accepted(rule)
         if rule == "accept":  # the freelancer accepts by command or by 3 days' silence
             got += tally.deadlines[("hourly_dispute_response", "moved money")]
