@@ -65,6 +65,7 @@ API_PROBLEMS: dict[str, tuple[int, str]] = {
     "position-not-in-log": (422, "`min_position` is beyond the log's position."),
     "internal-error": (500, "An unexpected error; nothing about it is disclosed."),
     "projection-behind": (503, "The read view has not reached `min_position` yet; retry."),
+    "position-outside-digest": (422, "A proof's event is not within the digest it is for."),
     "projection-stalled": (503, "The read view cannot catch up with the log; see /v1/health."),
     "store-unavailable": (503, "The database is unavailable; nothing was written, retry."),
 }

@@ -22,10 +22,12 @@ from api.http_cache import ConditionalGetMiddleware
 from api.request_id import install_request_ids
 from api.routes import (
     accounts,
+    audit_chain,
     chargebacks,
     connects,
     contracts,
     disputes,
+    events,
     freelancers,
     health,
     hourly,
@@ -151,7 +153,8 @@ def create_app(
     app.add_middleware(ConditionalGetMiddleware)
     install_docs(app)
     for module in (health, contracts, hourly, disputes, chargebacks, connects, payments,
-                   payouts, accounts, freelancers, reconciliation, problems, lists, jss):
+                   payouts, accounts, freelancers, reconciliation, problems, lists, jss,
+                   events, audit_chain):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

@@ -164,6 +164,28 @@ def cmd_rebuild_projections(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from entrypoints.audit_export import export
+
+    app = build_ledger(Settings())
+    try:
+        written = export(app, args.file)
+    finally:
+        app.close()
+    print(f"wrote {written} event(s) to {args.file}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from entrypoints.audit_verify import verify_chain
+
+    app = build_ledger(Settings())
+    try:
+        return verify_chain(app)
+    finally:
+        app.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
@@ -192,6 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("rebuild-projections",
                    help="the same as `projections rebuild`").set_defaults(
         func=cmd_rebuild_projections)
+    audit = sub.add_parser("audit", help="auditors' tools over the raw log")
+    audit_verbs = audit.add_subparsers(dest="verb", required=True)
+    audit_export = audit_verbs.add_parser(
+        "export", help="write every event, decoded, as JSON Lines (one event a line)")
+    audit_export.add_argument("file", help="where to write (replaced if it exists)")
+    audit_export.set_defaults(func=cmd_audit_export)
+    audit_verbs.add_parser(
+        "verify", help="recompute the hash chain from the raw rows; exit 1 naming the first "
+        "position that does not match").set_defaults(func=cmd_audit_verify)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -110,6 +110,7 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             "SQLITE_DBNAME": path if path == ":memory:" else
             (path if path.startswith("file:") else str(Path(path).expanduser().resolve())),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:SQLiteChainedRecorder",
         }
         if path == ":memory:":
             env["SQLITE_DBNAME"] = "file::memory:?cache=shared"
@@ -129,6 +130,7 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:PostgresChainedRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

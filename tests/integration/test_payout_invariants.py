@@ -29,6 +29,7 @@ from domain.money import money
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
 from ledger.settings import store_from_url
+from ledger.stores import backend_of
 from projections.runner import ProjectionRunner
 from reconciliation.replay import compare_with_projection
 from tests.conftest import fresh_store
@@ -143,7 +144,7 @@ def apply_step(app: EscrowLedger, clock: FakeClock, model: Model, cid: str,
         clock.advance(timedelta(days=s[1]))
     else:
         return
-    ACCEPTED["sqlite" if "sqlite" in str(app.recorder) else "postgres"][name] += 1
+    ACCEPTED[backend_of(app.recorder)][name] += 1
 
 
 def check(app: EscrowLedger, projector: ProjectionRunner, clock: FakeClock,

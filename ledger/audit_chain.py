@@ -1,0 +1,391 @@
+"""The hash chain over the log: every stored event linked to the one before it, in log order.
+
+Why: an auditor must be able to trust history without trusting us. Each stored
+event's link is SHA-256 over the previous link and the event's raw stored
+fields; keeping the newest link (a digest) lets anyone later check that nothing
+at or before it changed, was removed, reordered or slipped in.
+
+The encoding (``link_input``), one unambiguous byte string per event::
+
+    previous link        32 bytes (32 zero bytes before the first event)
+    position              8 bytes, big-endian signed (the notification id)
+    aggregate id         16 bytes (the UUID's bytes)
+    aggregate version     8 bytes, big-endian signed
+    len(topic)            4 bytes, big-endian unsigned, then the topic in UTF-8
+    len(state)            4 bytes, big-endian unsigned, then the stored bytes
+
+The link is written by the recorder in the same transaction as the event, after
+the insert (PostgreSQL: under the library's EXCLUSIVE lock on the events table;
+SQLite: its single writer), into ``audit_chain(position, link)``. The ledger
+gets these recorders through the library's own ``APPLICATION_RECORDER_TOPIC``
+(``ledger/settings.py``). A store written before the chain existed has events
+without links: the first write links them first, in the same transaction (or
+call ``backfill`` beforehand); a store where some events are linked and older
+ones are not is left as it is, and ``verify`` names the first unlinked one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.stores import backend_of
+
+CHAIN_TABLE = "audit_chain"
+GENESIS = bytes(32)
+BATCH = 10_000
+
+ENCODING = (
+    "link(n) = SHA-256(link(previous event) [32 zero bytes before the first] || "
+    "position int64 BE || aggregate id 16-byte UUID || version int64 BE || "
+    "uint32 BE len(topic) || topic UTF-8 || uint32 BE len(state) || state)"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored event as the chain sees it: its raw fields, nothing decoded."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def link_input(previous: bytes, row: Row) -> bytes:
+    topic = row.topic.encode("utf-8")
+    return b"".join((
+        previous, struct.pack(">q", row.position), row.originator_id.bytes,
+        struct.pack(">q", row.originator_version),
+        struct.pack(">I", len(topic)), topic, struct.pack(">I", len(row.state)), row.state,
+    ))
+
+
+def next_link(previous: bytes, row: Row) -> bytes:
+    return hashlib.sha256(link_input(previous, row)).digest()
+
+
+# ---- the recorders: the link is written inside the event's own transaction ----------------
+
+
+class SQLiteChainedRecorder(SQLiteApplicationRecorder):
+    """SQLite: links the new rows in the insert's transaction (SQLite has one writer)."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
+                "(position INTEGER PRIMARY KEY, link BLOB NOT NULL)"]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            _link_new(_SQLiteSQL(self), c, [int(i) for i in ids])
+        return ids
+
+
+class PostgresChainedRecorder(PostgresApplicationRecorder):
+    """PostgreSQL: links the new rows right after the insert, under the library's table lock,
+    on the insert's own cursor and transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events") -> None:
+        if datastore.enable_db_functions:
+            # that path inserts through a stored function with no hook for the link
+            raise ValueError("the audit chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, link bytea NOT NULL)"
+        ).format(Identifier(datastore.schema), Identifier(CHAIN_TABLE)))
+
+    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
+                                       stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            _link_new(_PostgresSQL(self), curs, [int(i) for i in ids])
+        return ids
+
+
+# ---- the two dialects: the same few queries ---------------------------------------------
+
+
+class _SQLiteSQL:
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        self.events = recorder.events_table_name
+        self.datastore = recorder.datastore
+        self.mark = "?"
+
+    def q(self, text: str) -> str:
+        return text.format(events=self.events, chain=CHAIN_TABLE, id="rowid").replace("%s", "?")
+
+    def row(self, r: Any) -> Row:
+        return Row(int(r["position"]), UUID(r["originator_id"]), int(r["originator_version"]),
+                   r["topic"], bytes(r["state"]))
+
+    def read(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.q(statement), params)
+            return list(c.fetchall())
+
+
+class _PostgresSQL:
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.schema = recorder.datastore.schema
+        self.events = recorder.events_table_name
+        self.datastore = recorder.datastore
+        self.mark = "%s"
+
+    def q(self, text: str) -> Composed:
+        return SQL(text).format(  # our own fixed text, never a caller's
+            events=SQL("{}.{}").format(Identifier(self.schema), Identifier(self.events)),
+            chain=SQL("{}.{}").format(Identifier(self.schema), Identifier(CHAIN_TABLE)),
+            id=SQL("notification_id"))
+
+    def row(self, r: Any) -> Row:
+        return Row(int(r["position"]), r["originator_id"], int(r["originator_version"]),
+                   r["topic"], bytes(r["state"]))
+
+    def read(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.q(statement), params)
+            return list(curs.fetchall())
+
+
+Dialect = _SQLiteSQL | _PostgresSQL
+
+_EVENTS = ("SELECT {id} AS position, originator_id, originator_version, topic, state "
+           "FROM {events} ")
+_LINKS = "SELECT position, link FROM {chain}"
+_BEFORE_ALL = -(2**63)
+_LAST_LINK = "SELECT position, link FROM {chain} ORDER BY position DESC LIMIT 1"
+
+
+def _link_new(d: Dialect, cur: Any, ids: list[int]) -> None:
+    """Links the rows just inserted (``ids``) after the chain's newest link, on ``cur``."""
+    cur.execute(d.q(_LAST_LINK))
+    last = cur.fetchone()
+    previous = GENESIS if last is None else bytes(last["link"])
+    if last is None:
+        # a store from before the chain: link its old events first, in this transaction
+        previous, _ = _link_range(d, cur, previous, after=None, before=min(ids))
+    marks = ",".join([d.mark] * len(ids))
+    cur.execute(d.q(_EVENTS + f"WHERE {{id}} IN ({marks}) ORDER BY {{id}}"), ids)
+    links = []
+    for r in cur.fetchall():
+        previous = next_link(previous, d.row(r))
+        links.append((int(r["position"]), previous))
+    cur.executemany(d.q("INSERT INTO {chain} (position, link) VALUES (%s, %s)"), links)
+
+
+def _link_range(d: Dialect, cur: Any, previous: bytes, *, after: int | None,
+                before: int | None) -> tuple[bytes, int]:
+    """Links every event in (after, before), in batches on ``cur``; the last link and count."""
+    count = 0
+    while True:
+        where = ["{id} > %s" if after is not None else "1=1"]
+        params: list[Any] = [] if after is None else [after]
+        if before is not None:
+            where.append("{id} < %s")
+            params.append(before)
+        cur.execute(d.q(_EVENTS + "WHERE " + " AND ".join(where)
+                        + f" ORDER BY {{id}} LIMIT {BATCH}"), params)
+        rows = [d.row(r) for r in cur.fetchall()]
+        if not rows:
+            return previous, count
+        links = []
+        for row in rows:
+            previous = next_link(previous, row)
+            links.append((row.position, previous))
+        cur.executemany(d.q("INSERT INTO {chain} (position, link) VALUES (%s, %s)"), links)
+        after, count = rows[-1].position, count + len(rows)
+
+
+def _dialect(app: Application[Any]) -> Dialect:
+    recorder = app.recorder
+    if not isinstance(recorder, SQLiteChainedRecorder | PostgresChainedRecorder):
+        raise TypeError("this ledger does not keep the audit chain (APPLICATION_RECORDER_TOPIC)")
+    if backend_of(recorder) == "sqlite":
+        assert isinstance(recorder, SQLiteApplicationRecorder)
+        return _SQLiteSQL(recorder)
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    return _PostgresSQL(recorder)
+
+
+def backfill(app: Application[Any]) -> int:
+    """Links a pre-chain store's events now (instead of on its first write); how many.
+
+    Only when the chain is empty; runs under the same write lock as an insert.
+    """
+    d = _dialect(app)
+    if isinstance(d, _SQLiteSQL):
+        with d.datastore.transaction(commit=True) as c:
+            c.execute(d.q("DELETE FROM {chain} WHERE 0 = 1"))  # takes the write lock now
+            c.execute(d.q(_LAST_LINK))
+            if c.fetchone() is not None:
+                return 0
+            return _link_range(d, c, GENESIS, after=None, before=None)[1]
+    with d.datastore.transaction(commit=True) as curs:
+        curs.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+            Identifier(d.schema), Identifier(d.events)))
+        curs.execute(d.q(_LAST_LINK))
+        if curs.fetchone() is not None:
+            return 0
+        return _link_range(d, curs, GENESIS, after=None, before=None)[1]
+
+
+# ---- reading the chain: head, verify, prefix, proof ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The chain's head: whoever keeps it can later prove nothing up to it changed."""
+
+    position: int
+    link_hex: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"position": self.position, "link": self.link_hex, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    checked: int  # events whose link was recomputed and matched
+    head: int  # the last position looked at (the chain's head when ok)
+    first_bad: int | None = None
+    reason: str | None = None
+
+
+def _now(app: Application[Any]) -> datetime:
+    clock = getattr(app, "clock", None)
+    return clock.now() if clock is not None else datetime.now(UTC)
+
+
+def head(app: Application[Any]) -> Digest:
+    """The newest link; position 0 and 32 zero bytes on an empty chain."""
+    d = _dialect(app)
+    found = d.read(_LAST_LINK, [])
+    if not found:
+        return Digest(0, GENESIS.hex(), _now(app))
+    return Digest(int(found[0]["position"]), bytes(found[0]["link"]).hex(), _now(app))
+
+
+def _stream(d: Dialect, select: str, column: str, *, after: int, upto: int) -> Iterator[Any]:
+    """Rows of ``select`` with ``after < column <= upto`` in that order, 10,000 at a time."""
+    statement = (select + f" WHERE {column} > %s AND {column} <= %s "
+                 f"ORDER BY {column} LIMIT {BATCH}")
+    while True:
+        rows = d.read(statement, [after, upto])
+        yield from rows
+        if len(rows) < BATCH:
+            return
+        after = int(rows[-1]["position"])
+
+
+def verify(app: Application[Any], *, upto: int | None = None,
+           progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    """Recomputes the chain from the raw stored rows and names the first position that fails.
+
+    Streams both tables in position order (memory flat in the log's length); stops at
+    ``upto`` or, by default, at the newest event or link when the call starts (rows
+    written meanwhile are left for the next run). ``progress(done, total_hint)``.
+    """
+    d = _dialect(app)
+    if upto is None:
+        top = d.read("SELECT (SELECT MAX({id}) FROM {events}) AS e, "
+                     "(SELECT MAX(position) FROM {chain}) AS c", [])[0]
+        upto = max(int(top["e"] or 0), int(top["c"] or 0))
+    events = _stream(d, _EVENTS, "{id}", after=_BEFORE_ALL, upto=upto)
+    chain = _stream(d, _LINKS, "position", after=_BEFORE_ALL, upto=upto)
+    previous, checked, last = GENESIS, 0, 0
+    link_row = next(chain, None)
+    for raw in events:
+        row = d.row(raw)
+        if link_row is not None and int(link_row["position"]) < row.position:
+            return VerifyReport(False, checked, last, int(link_row["position"]),
+                                "a link for a missing event")
+        if link_row is None or int(link_row["position"]) > row.position:
+            return VerifyReport(False, checked, last, row.position, "an event without a link")
+        previous = next_link(previous, row)
+        if bytes(link_row["link"]) != previous:
+            return VerifyReport(False, checked, last, row.position,
+                                "the event's link does not match its stored fields")
+        checked, last = checked + 1, row.position
+        if progress is not None and checked % BATCH == 0:
+            progress(checked, upto)
+        link_row = next(chain, None)
+    if link_row is not None:
+        return VerifyReport(False, checked, last, int(link_row["position"]),
+                            "a link for a missing event")
+    if progress is not None:
+        progress(checked, upto)
+    return VerifyReport(True, checked, last)
+
+
+def _stored_link(d: Dialect, position: int) -> bytes | None:
+    found = d.read(_LINKS + " WHERE position = %s", [position])
+    return bytes(found[0]["link"]) if found else None
+
+
+def is_prefix(app: Application[Any], digest: Digest) -> bool:
+    """Whether an earlier digest is a prefix of today's chain: its link is still stored at its
+    position and everything up to it still recomputes to it."""
+    if digest.position == 0:
+        return digest.link_hex == GENESIS.hex()
+    d = _dialect(app)
+    if _stored_link(d, digest.position) != bytes.fromhex(digest.link_hex):
+        return False
+    report = verify(app, upto=digest.position)
+    return report.ok and report.head == digest.position
+
+
+def _row_json(row: Row, link: bytes | None) -> dict[str, Any]:
+    return {"position": row.position, "originator_id": row.originator_id.hex,
+            "originator_version": row.originator_version, "topic": row.topic,
+            "state_b64": base64.b64encode(row.state).decode("ascii"),
+            "stored_link": None if link is None else link.hex()}
+
+
+def proof(app: Application[Any], position: int, digest: Digest) -> dict[str, Any]:
+    """What an auditor needs to recompute the chain from the event at ``position`` to a digest
+    they trust: the link before it and every event from it to the digest, raw.
+
+    ``entrypoints/verify_proof.py`` checks it with the standard library alone.
+    """
+    if not 0 < position <= digest.position:
+        raise ValueError(f"position {position} is not within the digest (1..{digest.position})")
+    d = _dialect(app)
+    before = d.read("SELECT link FROM {chain} WHERE position < %s "
+                    "ORDER BY position DESC LIMIT 1", [position])
+    links = {int(r["position"]): bytes(r["link"]) for r in _stream(
+        d, _LINKS, "position", after=position - 1, upto=digest.position)}
+    events = [_row_json(row, links.get(row.position)) for row in (
+        d.row(raw) for raw in _stream(d, _EVENTS, "{id}", after=position - 1,
+                                      upto=digest.position))]
+    return {
+        "encoding": ENCODING,
+        "position": position,
+        "previous_link": (bytes(before[0]["link"]) if before else GENESIS).hex(),
+        "events": events,
+        "digest": digest.as_json(),
+    }
