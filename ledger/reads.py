@@ -81,6 +81,12 @@ class LogReads(CommandEngine):
             "position": position,
         }
 
+    def require_freelancer(self, freelancer_id: str) -> None:
+        """``FreelancerNotFound`` unless the freelancer ever had a balance here: one stored
+        event read, not a replay of its history (a list's 404 needs no more)."""
+        if not self.recorder.select_events(FreelancerBalance.id_for(freelancer_id), limit=1):
+            raise FreelancerNotFound(f"freelancer {freelancer_id!r} has no balance here")
+
     def find_freelancer_balance(self, freelancer_id: str) -> FreelancerBalance | None:
         return self.find(FreelancerBalance, FreelancerBalance.id_for(freelancer_id))
 

@@ -26,7 +26,6 @@ refund belongs to that week's invoice exactly. Amounts are integer minor units.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
@@ -39,17 +38,11 @@ from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.contracts.milestone import MilestoneStatus
 from domain.contracts.terms import ContractKind, ContractStatus
-from domain.deadlines import epoch_us, from_epoch_us
-from domain.errors import ContractNotFound, InvalidInput
+from domain.deadlines import epoch_us
 from domain.fees.quotes import FeeQuote
 from domain.money import to_minor_units
-from projections.paging import decode_cursor, encode_cursor, page_limit
-from projections.revenue import amount_text
+from projections.contract_lists import ContractListQueries
 from projections.store import PostgresView, SQLiteView, View, open_view
-
-CONTRACT_STATES = tuple(s.value for s in ContractStatus)
-MILESTONE_STATES = tuple(s.value for s in MilestoneStatus)
-PAYMENT_STATES = ("charged", "partially_refunded", "refunded", "charged_back")
 
 LIST_TABLES = {"contracts": "list_contracts", "milestones": "list_milestones",
                "payments": "list_payments", "parcels": "list_escrow_parcels",
@@ -335,7 +328,7 @@ class _Batch:
 
 
 class ContractsProjection:
-    """Contracts, milestones and payments, for the lists (``ContractListQueries``)."""
+    """Contracts, milestones and payments, for the lists (``projections.contract_lists``)."""
 
     name = "contracts"
 
@@ -354,151 +347,3 @@ class ContractsProjection:
 
     def reset(self) -> None:
         self.view.reset(self.name)
-
-
-# ---- reads --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListPage:
-    """One page of a list, newest first; ``next_cursor`` None on the last page."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-    position: int
-
-
-def check_state(state: str | None, known: tuple[str, ...], what: str) -> None:
-    if state is not None and state not in known:
-        raise InvalidInput(f"{state!r} is not a {what} state; one of {', '.join(known)}")
-
-
-def _at(us: int | None) -> str | None:
-    return None if us is None else from_epoch_us(us).isoformat()
-
-
-def _money(minor: int, currency: str) -> dict[str, str]:
-    return {"amount": amount_text(int(minor), currency), "currency": currency}
-
-
-def contract_item(r: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: r[k] for k in ("contract_id", "kind", "client_id", "freelancer_id", "job_id",
-                                 "title", "currency", "state")},
-            "opened_at": _at(r["opened_us"]), "updated_at": _at(r["updated_us"]),
-            "ended_at": _at(r["ended_us"])}
-
-
-def milestone_item(r: dict[str, Any]) -> dict[str, Any]:
-    c = r["currency"]
-    return {"milestone_id": r["milestone_id"], "contract_id": r["contract_id"],
-            "title": r["title"], "amount": _money(r["amount_minor"], c),
-            "escrow": _money(r["escrow_minor"], c), "state": r["state"],
-            "added_at": _at(r["added_us"]), "updated_at": _at(r["updated_us"])}
-
-
-def payment_item(r: dict[str, Any]) -> dict[str, Any]:
-    c = r["currency"]
-    total = int(r["amount_minor"]) + int(r["marketplace_fee_minor"]) \
-        + int(r["initiation_fee_minor"])
-    return {"payment_id": r["payment_id"], "contract_id": r["contract_id"], "kind": r["kind"],
-            "subject": r["subject"], "amount": _money(r["amount_minor"], c),
-            "marketplace_fee": _money(r["marketplace_fee_minor"], c),
-            "initiation_fee": _money(r["initiation_fee_minor"], c),
-            "total_charged": _money(total, c), "refunded": _money(r["refunded_minor"], c),
-            "payment_method": r["payment_method"], "state": r["state"],
-            "chargeback_id": r["chargeback_id"], "chargeback_status": r["chargeback_status"],
-            "charged_at": _at(r["effective_us"]), "updated_at": _at(r["updated_us"])}
-
-
-@dataclass(frozen=True)
-class _List:
-    table: str
-    time: str
-    key: str
-    states: tuple[str, ...]
-    what: str
-    shape: Any
-
-
-CONTRACTS = _List("contracts", "opened_us", "contract_id", CONTRACT_STATES, "contract",
-                  contract_item)
-MILESTONES = _List("milestones", "added_us", "milestone_id", MILESTONE_STATES, "milestone",
-                   milestone_item)
-PAYMENTS = _List("payments", "effective_us", "payment_id", PAYMENT_STATES, "payment",
-                 payment_item)
-
-
-class ContractListQueries:
-    """Cursor-paginated lists, newest first by (time, id); each page says its position.
-
-    ``limit`` is 1-200, ``state`` one of the list's states, ``cursor`` a
-    ``next_cursor`` the same list returned (``InvalidInput``, ``InvalidCursor``
-    otherwise); ``position`` is what the caller knows the view reflects (default
-    the view's own, read before the rows).
-    """
-
-    def __init__(self, view: View, name: str) -> None:
-        self.view = view
-        self.name = name
-
-    def position(self) -> int:
-        return self.view.max_tracking_id(self.name) or 0
-
-    def contracts_of_client(self, client_id: str, state: str | None = None, limit: int = 50,
-                            cursor: str | None = None, position: int | None = None) -> ListPage:
-        return self._page(CONTRACTS, "client_id", client_id, state, limit, cursor, position)
-
-    def contracts_of_freelancer(self, freelancer_id: str, state: str | None = None,
-                                limit: int = 50, cursor: str | None = None,
-                                position: int | None = None) -> ListPage:
-        return self._page(CONTRACTS, "freelancer_id", freelancer_id, state, limit, cursor,
-                          position)
-
-    def milestones_of(self, contract_id: str, state: str | None = None, limit: int = 50,
-                      cursor: str | None = None, position: int | None = None) -> ListPage:
-        """``ContractNotFound`` when the view holds no such contract (yet)."""
-        return self._page(MILESTONES, "contract_id", contract_id, state, limit, cursor,
-                          position, of_contract=True)
-
-    def payments_of(self, contract_id: str, state: str | None = None, limit: int = 50,
-                    cursor: str | None = None, position: int | None = None) -> ListPage:
-        """``ContractNotFound`` when the view holds no such contract (yet)."""
-        return self._page(PAYMENTS, "contract_id", contract_id, state, limit, cursor,
-                          position, of_contract=True)
-
-    def _page(self, spec: _List, owner_column: str, owner: str, state: str | None, limit: int,
-              cursor: str | None, position: int | None, *, of_contract: bool = False,
-              ) -> ListPage:
-        page_limit(limit)
-        check_state(state, spec.states, spec.what)
-        after = None if cursor is None else decode_cursor(cursor, (int, str))
-        if position is None:
-            position = self.position()
-        if of_contract and not self.view.fetch(
-                "SELECT contract_id FROM {contracts} WHERE contract_id = %s", [owner]):
-            raise ContractNotFound(f"contract {owner} not found")
-        where: list[str] = [f"{owner_column} = %s"]
-        params: list[Any] = [owner]
-        if state is not None:
-            where.append("state = %s")
-            params.append(state)
-        if after is not None:
-            where.append(f"({spec.time} < %s OR ({spec.time} = %s AND {spec.key} < %s))")
-            params += [after[0], after[0], after[1]]
-        rows = self.view.fetch(
-            f"SELECT * FROM {{{spec.table}}} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed text
-            f"ORDER BY {spec.time} DESC, {spec.key} DESC LIMIT %s", [*params, limit + 1])
-        page, more = rows[:limit], len(rows) > limit
-        last = page[-1] if more else None
-        return ListPage([spec.shape(r) for r in page],
-                        None if last is None
-                        else encode_cursor([int(last[spec.time]), last[spec.key]]),
-                        position)
-
-    def rows(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row of every table, in key order (for rebuild checks and audits)."""
-        keys = {"contracts": "contract_id", "milestones": "milestone_id",
-                "payments": "payment_id", "parcels": "pool, payment_id, rank",
-                "lines": "dispute_id, line"}
-        return {table: self.view.fetch(f"SELECT * FROM {{{table}}} ORDER BY {key}")  # noqa: S608
-                for table, key in keys.items()}

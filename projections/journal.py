@@ -101,6 +101,11 @@ def _to_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(int(minor)).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
+def minor_json(minor: int, currency: str) -> dict[str, str]:
+    """Integer minor units as the API's money: ``{"amount": "9.95", "currency": "USD"}``."""
+    return {"amount": str(_to_decimal(int(minor), currency)), "currency": currency}
+
+
 JOURNAL_TABLES = {"postings": "journal_postings", "balances": "account_balances",
                   "index": "journal_postings_account_time"}
 JOURNAL_CREATE = (

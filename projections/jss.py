@@ -44,7 +44,7 @@ from domain.deadlines import epoch_us, from_epoch_us
 from domain.errors import InvalidInput
 from domain.money import to_minor_units
 from projections import jss_derived as derived
-from projections.journal import _to_decimal
+from projections.journal import minor_json
 from projections.store import PostgresView, SQLiteView, open_view
 
 NAME = "jss"
@@ -261,7 +261,7 @@ def _when(us: int | None) -> str | None:
 
 
 def _money(minor: int, currency: str) -> dict[str, str]:
-    return {"amount": str(_to_decimal(int(minor), currency)), "currency": currency}
+    return minor_json(minor, currency)
 
 
 def _weight(value: Any) -> str:

@@ -17,10 +17,9 @@ from eventsourcing.persistence import Tracking
 from domain.balances.freelancer_balance import FreelancerBalance
 from domain.balances.payouts import WithdrawalState
 from domain.deadlines import epoch_us, from_epoch_us
-from domain.errors import InvalidInput
 from domain.money import to_minor_units
-from projections.journal import _to_decimal
-from projections.paging import Page, decode_cursor, encode_cursor, page_limit
+from projections.journal import minor_json
+from projections.paging import Page, after_key, check_state, newest_first
 from projections.store import PostgresView, SQLiteView, open_view
 
 TABLES = {"withdrawals": "payouts_withdrawals", "index": "payouts_withdrawals_freelancer"}
@@ -48,7 +47,7 @@ RETURNED = ("UPDATE {withdrawals} SET state = %s, returned_us = %s, updated_us =
 COLUMNS = ("withdrawal_id, freelancer_id, method, state, amount_minor, fee_minor, currency, "
            "fee_schedule, requested_us, sent_us, settled_us, returned_us, updated_us, "
            "processor_reference, failure_reason, notification_id")
-STATES = frozenset(s.value for s in WithdrawalState)
+STATES = tuple(s.value for s in WithdrawalState)
 
 
 class SQLitePayoutsView(SQLiteView):
@@ -106,8 +105,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     code = r["currency"]
     return {
         "withdrawal_id": r["withdrawal_id"], "method": r["method"], "state": r["state"],
-        "amount": {"amount": str(_to_decimal(r["amount_minor"], code)), "currency": code},
-        "fee": {"amount": str(_to_decimal(r["fee_minor"], code)), "currency": code},
+        "amount": minor_json(r["amount_minor"], code), "fee": minor_json(r["fee_minor"], code),
         "requested_at": when(r["requested_us"]), "sent_at": when(r["sent_us"]),
         "settled_at": when(r["settled_us"]), "returned_at": when(r["returned_us"]),
         "updated_at": when(r["updated_us"]), "failure_reason": r["failure_reason"],
@@ -122,27 +120,15 @@ class PayoutQueries:
     def withdrawals(self, freelancer_id: str, *, state: str | None = None, limit: int = 50,
                     cursor: str | None = None) -> Page:
         """A freelancer's withdrawals, newest first, optionally of one state."""
-        if state is not None and state not in STATES:
-            raise InvalidInput(f"state must be one of {', '.join(sorted(STATES))}; "
-                               f"got {state!r}")
-        size = page_limit(limit)
+        check_state(state, STATES, "withdrawal")
         where, params = ["freelancer_id = %s"], [freelancer_id]
         if state is not None:
             where.append("state = %s")
             params.append(state)
-        if cursor is not None:
-            requested_us, withdrawal_id = decode_cursor(cursor, (int, str))
-            where.append("(requested_us < %s OR (requested_us = %s AND withdrawal_id < %s))")
-            params += [requested_us, requested_us, withdrawal_id]
-        rows = self.view.fetch(
-            f"SELECT {COLUMNS} FROM {{withdrawals}} WHERE {' AND '.join(where)} "  # noqa: S608
-            "ORDER BY requested_us DESC, withdrawal_id DESC LIMIT %s", [*params, size + 1])
-        more = len(rows) > size
-        rows = rows[:size]
-        last = rows[-1] if more else None
-        return Page([_row(r) for r in rows],
-                    None if last is None else encode_cursor(
-                        [int(last["requested_us"]), last["withdrawal_id"]]))
+        page = newest_first(self.view, "withdrawals", time="requested_us", key="withdrawal_id",
+                            where=where, params=params, limit=limit, after=after_key(cursor),
+                            columns=COLUMNS)
+        return Page([_row(r) for r in page.rows], page.next_cursor)
 
     def totals(self, freelancer_id: str) -> list[dict[str, Any]]:
         rows = self.view.fetch(
@@ -150,10 +136,8 @@ class PayoutQueries:
             "SUM(fee_minor) AS fees FROM {withdrawals} WHERE freelancer_id = %s "
             "GROUP BY state, currency ORDER BY state, currency", [freelancer_id])
         return [{"state": r["state"], "count": int(r["n"]),
-                 "amount": {"amount": str(_to_decimal(r["amount"], r["currency"])),
-                            "currency": r["currency"]},
-                 "fees": {"amount": str(_to_decimal(r["fees"], r["currency"])),
-                          "currency": r["currency"]}}
+                 "amount": minor_json(r["amount"], r["currency"]),
+                 "fees": minor_json(r["fees"], r["currency"])}
                 for r in rows]
 
     def all_rows(self) -> list[dict[str, Any]]:

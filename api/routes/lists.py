@@ -27,7 +27,8 @@ from api.list_models import (
 from api.routes import problem_responses
 from api.services import Services, ServicesDep
 from domain.errors import ContractNotFound
-from projections.contracts import ContractListQueries, ContractsProjection, ListPage
+from projections.contract_lists import ContractListQueries, ListPage
+from projections.contracts import ContractsProjection
 from projections.revenue import RevenueProjection, check_period
 
 router = APIRouter(prefix="/v1", tags=["lists"])

@@ -125,7 +125,7 @@ def list_withdrawals(
     """A freelancer's withdrawals, newest first, from the payouts view; 404 if the
     freelancer never had money here."""
     position = services.projection_position(min_position)
-    services.ledger.freelancer_balances(freelancer_id)  # 404 for a stranger
+    services.ledger.require_freelancer(freelancer_id)
     queries = services.projector.payouts.queries
     page = queries.withdrawals(freelancer_id, state=state, limit=limit, cursor=cursor)
     return {"freelancer_id": freelancer_id, "withdrawals": page.rows,

@@ -41,7 +41,6 @@ from domain.deadlines import Deadline, DeadlineKind
 from domain.errors import (
     AmountTooLarge,
     ContractNotActive,
-    DisputeOpen,
     EscrowError,
     InsufficientEscrow,
     InvalidInput,
@@ -409,23 +408,8 @@ class FixedPriceContract(Aggregate):
 
     def end(self, *, by: Party, at: datetime, actor: str, feedback: Feedback | None,
             refund_to: escrow.RefundTo | None = None) -> None:
-        """Ends the contract once escrow is settled (the caller paid what was chosen).
-
-        A freelancer ending returns all escrow at once; a client ending with
-        escrow left opens a refund request instead of ending.
-        """
-        self.require_active()
-        if self.open_disputes():
-            raise DisputeOpen(f"contract {self.id} has an open dispute: it ends with the "
-                              "dispute's outcome")
-        if by is Party.FREELANCER:
-            amounts = self.remaining_escrow()
-            if amounts:
-                ending.refund(self, amounts, None, "contract ended by the freelancer", at, actor,
-                              refund_to)
-        elif self.escrow_balance().amount > 0:
-            raise EscrowError("escrow is still held: request its refund before ending")
-        ending.end(self, by, actor, at, feedback, refund_to)
+        """Ends the contract once escrow is settled (``fixed_price_ending.end_by``)."""
+        ending.end_by(self, by, at=at, actor=actor, feedback=feedback, refund_to=refund_to)
 
     def close_dormant(self, *, reason: str, at: datetime, actor: str) -> None:
         """Neither party acted on a dormant contract: its escrow goes back and it ends."""

@@ -20,7 +20,7 @@ from domain.contracts.escrow import RefundTo
 from domain.contracts.feedback import Feedback, event_fields
 from domain.contracts.milestone import EscrowMovement
 from domain.contracts.terms import Party
-from domain.errors import InsufficientEscrow
+from domain.errors import DisputeOpen, EscrowError, InsufficientEscrow
 from domain.fees.methods import PaymentMethod
 from domain.money import zero
 
@@ -89,6 +89,26 @@ def refund(
         dormancy_watched=c.watched_after(sum((a.amount for a in amounts),
                                                  zero(c.currency))),
     )
+
+
+def end_by(c: FixedPriceContract, by: Party, *, at: datetime, actor: str,
+           feedback: Feedback | None, refund_to: RefundTo | None) -> None:
+    """A party ends the contract once escrow is settled (the caller paid what was chosen).
+
+    A freelancer ending returns all escrow at once; a client ending with
+    escrow left opens a refund request instead of ending.
+    """
+    c.require_active()
+    if c.open_disputes():
+        raise DisputeOpen(f"contract {c.id} has an open dispute: it ends with the "
+                          "dispute's outcome")
+    if by is Party.FREELANCER:
+        amounts = c.remaining_escrow()
+        if amounts:
+            refund(c, amounts, None, "contract ended by the freelancer", at, actor, refund_to)
+    elif c.escrow_balance().amount > 0:
+        raise EscrowError("escrow is still held: request its refund before ending")
+    end(c, by, actor, at, feedback, refund_to)
 
 
 def end(c: FixedPriceContract, by: Party | str, actor: str, at: datetime,

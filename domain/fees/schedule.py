@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from domain.errors import (
@@ -30,6 +29,7 @@ from domain.errors import (
     MoneyError,
     UnsupportedCurrency,
 )
+from domain.fees import checks
 from domain.fees.methods import (
     PaymentMethod,
     WithdrawalMethod,
@@ -147,20 +147,21 @@ class FeeSchedule:
             raise InvalidFeeSchedule("currency must be an ISO 4217 code")
         currency_of(self.currency)
         for name in _RATE_FIELDS:
-            self._check_fraction(getattr(self, name), name)
+            checks.fraction(getattr(self, name), name)
         for name in _DATE_FIELDS:
             value = getattr(self, name)
             if isinstance(value, datetime) or not isinstance(value, date):
                 raise InvalidFeeSchedule(f"{name} must be a date, got {value!r}")
         for name in _AMOUNT_FIELDS:
-            self._check_amount(getattr(self, name), name)
-        self._check_tiers(self.tiers, "tiers", amounts=False)
-        self._check_tiers(self.initiation_tiers, "initiation_tiers", amounts=True)
+            checks.amount(getattr(self, name), name, self.currency)
+        checks.tiers(self.tiers, "tiers", self.currency, amounts=False)
+        checks.tiers(self.initiation_tiers, "initiation_tiers", self.currency, amounts=True)
         object.__setattr__(self, "withdrawal_fees",
-                           self._method_map(self.withdrawal_fees, "withdrawal_fees", full=True))
+                           checks.method_map(self.withdrawal_fees, "withdrawal_fees",
+                                             self.currency, full=True))
         object.__setattr__(self, "withdrawal_minimums",
-                           self._method_map(self.withdrawal_minimums, "withdrawal_minimums",
-                                            full=False))
+                           checks.method_map(self.withdrawal_minimums, "withdrawal_minimums",
+                                             self.currency, full=False))
         if not (self.per_contract_min_rate <= self.per_contract_default_rate
                 <= self.per_contract_max_rate):
             raise InvalidFeeSchedule("per-contract default rate must lie within [min, max]")
@@ -168,60 +169,6 @@ class FeeSchedule:
             raise InvalidFeeSchedule("service fee eras must start in order")
         if self.marketplace_start > self.marketplace_second_start:
             raise InvalidFeeSchedule("marketplace fee eras must start in order")
-
-    # --- construction helpers ---------------------------------------------------
-
-    @staticmethod
-    def _check_fraction(value: object, what: str) -> None:
-        if isinstance(value, float):
-            raise FloatMoneyError(f"{what} {value!r} is a float; rates are Decimal")
-        if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 1:
-            raise InvalidFeeSchedule(f"{what} must be a Decimal fraction in [0, 1], got {value!r}")
-
-    def _check_amount(self, value: object, what: str) -> None:
-        if isinstance(value, float):
-            raise FloatMoneyError(f"{what} {value!r} is a float; amounts are Decimal")
-        if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-            raise InvalidFeeSchedule(f"{what} must be a non-negative Decimal, got {value!r}")
-        try:
-            money(value, self.currency)
-        except MoneyError as exc:
-            raise InvalidFeeSchedule(f"{what}: {exc}") from None
-
-    def _check_tiers(self, tiers: object, what: str, *, amounts: bool) -> None:
-        if not isinstance(tiers, tuple) or not tiers:
-            raise InvalidFeeSchedule(f"{what} must be a non-empty tuple of (bound, value)")
-        previous = Decimal(0)
-        for i, tier in enumerate(tiers):
-            if not isinstance(tier, tuple) or len(tier) != 2:
-                raise InvalidFeeSchedule(f"{what}[{i}] must be a (bound, value) pair")
-            bound, value = tier
-            last = i == len(tiers) - 1
-            if last != (bound is None):
-                raise InvalidFeeSchedule(f"{what}: only the last tier is open-ended (bound None)")
-            if bound is not None:
-                self._check_amount(bound, f"{what}[{i}] bound")
-                if bound <= previous:
-                    raise InvalidFeeSchedule(f"{what} bounds must be positive and increasing")
-                previous = bound
-            if amounts:
-                self._check_amount(value, f"{what}[{i}] fee")
-            else:
-                self._check_fraction(value, f"{what}[{i}] rate")
-
-    def _method_map(
-        self, raw: object, what: str, *, full: bool
-    ) -> Mapping[WithdrawalMethod, Decimal]:
-        if not isinstance(raw, Mapping):
-            raise InvalidFeeSchedule(f"{what} must be a mapping of withdrawal method to amount")
-        result = {m: Decimal(0) for m in WithdrawalMethod}
-        for key, value in raw.items():
-            method = parse_withdrawal_method(key)
-            self._check_amount(value, f"{what}[{method}]")
-            result[method] = value
-        if full and set(map(parse_withdrawal_method, raw)) != set(WithdrawalMethod):
-            raise InvalidFeeSchedule(f"{what} must name every withdrawal method")
-        return MappingProxyType(result)
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any]) -> FeeSchedule:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api.list_models import ContractState, MilestoneState, PaymentState
 from ledger.clock import FakeClock
-from projections.contracts import CONTRACT_STATES, MILESTONE_STATES, PAYMENT_STATES
+from projections.contract_lists import CONTRACT_STATES, MILESTONE_STATES, PAYMENT_STATES
 from tests.api.conftest import (
     COMMANDS_KEY,
     FINANCE_KEY,

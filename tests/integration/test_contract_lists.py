@@ -24,13 +24,13 @@ from domain.errors import ContractNotFound, InvalidCursor, InvalidInput
 from entrypoints.scheduler import tick
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
-from projections.contracts import (
+from projections.contract_lists import (
     CONTRACT_STATES,
     MILESTONE_STATES,
     PAYMENT_STATES,
     ContractListQueries,
-    ContractsProjection,
 )
+from projections.contracts import ContractsProjection
 from projections.runner import ProjectionRunner
 from tests.integration.support import funded, usd
 from tests.integration.test_revenue_projection import crash_after
