@@ -5,15 +5,31 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency pinned with its hashes, for the Python it was made with (3.11); `make lock`
+# refreshes it from pyproject.toml's ranges.
+LOCK := requirements.lock
+LOCK_PYTHON := 3.11
 
-.PHONY: run test lint typecheck unit bench clean install
+.PHONY: run test test-slow lint typecheck unit bench clean install lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$(LOCK_PYTHON)" ]; then \
+		echo "installing the locked dependencies ($(LOCK), hashes checked)"; \
+		$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK) && \
+		$(BIN)/python -m pip install --quiet --no-deps -e . ; \
+	else \
+		echo "WARNING: $(LOCK) is for Python $(LOCK_PYTHON); installing from pyproject.toml's ranges"; \
+		$(BIN)/python -m pip install --quiet -e '.[dev]' ; \
+	fi
 	@touch $(STAMP)
+
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 install: $(STAMP)
 
@@ -32,8 +48,15 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
+# EVENTS: length of the log the audit benchmark verifies and replays (the README quotes 1000000)
+EVENTS ?= 100000
+# The 30-minute soak over HTTP (LEDGER_SOAK_SECONDS to change it); not part of `make test`.
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -s -m slow tests/slow
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.fixed_price_flow
+	$(BIN)/python -m benchmarks.audit_chain --events $(EVENTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from api.models import CommandIn, CommandOut, DateTimeString, MoneyOut, ReadOut
+from api.models import (
+    CommandIn,
+    CommandOut,
+    DateTimeString,
+    MoneyOut,
+    ReadOut,
+    ShortId,
+    SingleLine,
+    Timestamp,
+)
 
 Count = Annotated[int, Field(strict=True, ge=1, le=1_000_000, examples=[80])]
 
@@ -20,7 +29,7 @@ class PurchaseIn(CommandIn):
 
 class GrantIn(CommandIn):
     connects: Count
-    reason: str = Field(min_length=1, max_length=200, examples=["welcome bonus"])
+    reason: SingleLine = Field(min_length=1, max_length=200, examples=["welcome bonus"])
 
 
 class MembershipIn(CommandIn):
@@ -31,14 +40,13 @@ class MembershipIn(CommandIn):
 class SpendIn(CommandIn):
     connects: Count = Field(description="A proposal costs 1 to 16.")
     reason: Literal["proposal", "availability_badge", "profile_boost"] = "proposal"
-    job_id: str | None = Field(default=None, min_length=1, max_length=200,
-                               description="Required for a proposal.")
+    job_id: ShortId | None = Field(default=None, description="Required for a proposal.")
 
 
 class BoostIn(CommandIn):
-    job_id: str = Field(min_length=1, max_length=200)
+    job_id: SingleLine = Field(min_length=1, max_length=200)
     connects: Count
-    job_posted_at: AwareDatetime | None = Field(
+    job_posted_at: Timestamp | None = Field(
         default=None, description="When the job was posted: its auction closes 7 days later "
         "(default: now).")
 
@@ -48,8 +56,8 @@ class OutbidIn(CommandIn):
 
 
 class ReturnIn(CommandIn):
-    spend_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field(description="`job_cancelled_before_contract` or "
+    spend_id: SingleLine = Field(min_length=1, max_length=200)
+    reason: SingleLine = Field(max_length=200, description="`job_cancelled_before_contract` or "
                         "`job_removed_for_violation`; any other return is refused.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from api.errors import ApiProblem
 from api.services import Services, ServicesDep
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+_VERSION = re.compile(r"[0-9]{1,18}")
+_KEY_TEXT = re.compile(r"[\x20-\x7e]+")
 
 CommandCaller = Annotated[Caller, Depends(require_scope(COMMANDS))]
 ReadCaller = Annotated[Caller, Depends(require_scope(READ))]
@@ -72,6 +75,11 @@ def command_context(
             400, "idempotency-key-invalid",
             f"'Idempotency-Key' must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
         )
+    if not _KEY_TEXT.fullmatch(idempotency_key):
+        # the key is stored and shown back: printable ASCII only, never a control character
+        raise ApiProblem(400, "idempotency-key-invalid",
+                         "'Idempotency-Key' must be printable ASCII (control characters "
+                         "are refused)")
     return Command(services, caller, caller.idempotency_key(idempotency_key),
                    parse_if_match(if_match))
 
@@ -81,7 +89,9 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    # ASCII digits only, and few enough for a version: str.isdigit() accepts "²" and int()
+    # refuses more than 4,300 digits; either used to escape as a 500
+    if not _VERSION.fullmatch(text):
         raise ApiProblem(400, "if-match-invalid",
                          "'If-Match' must be a contract version such as \"5\"")
     return int(text)

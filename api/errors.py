@@ -50,7 +50,7 @@ API_PROBLEMS: dict[str, tuple[int, str]] = {
     "bad-request": (400, "The request could not be read at all."),
     "idempotency-key-missing": (400, "A command was sent without an `Idempotency-Key` header."),
     "idempotency-key-invalid": (400, "The `Idempotency-Key` header is longer than 200 "
-                                "characters."),
+                                "characters, or not printable ASCII."),
     "if-match-invalid": (400, "`If-Match` is not a contract version such as `\"5\"`."),
     "unauthorized": (401, "No API key was sent, or the key is not recognised."),
     "forbidden": (403, "The request is not allowed."),
@@ -62,6 +62,7 @@ API_PROBLEMS: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "The body is not in a media type the route reads."),
     "invalid-input": (422, "The request is malformed; `errors` lists each problem."),
     "invalid-cursor": (422, "A cursor that no list returned."),
+    "invalid-json": (422, "A JSON body repeats a key in one object, or holds NaN or Infinity."),
     "position-not-in-log": (422, "`min_position` is beyond the log's position."),
     "internal-error": (500, "An unexpected error; nothing about it is disclosed."),
     "projection-behind": (503, "The read view has not reached `min_position` yet; retry."),

@@ -34,6 +34,11 @@ class EventOut(BaseModel):
                                        "event carries; empty when it moved no money.")
     data: dict[str, Any] = Field(description="Every other field of the event: money as "
                                  "{amount, currency} strings, times ISO 8601, ids as strings.")
+    chain_link: str | None = Field(
+        description="The event's link in the audit hash chain (hex SHA-256 over the link "
+        "before it and the event's stored fields; README, Audit). Keep the last one you saw "
+        "with its position: `POST /v1/audit/digest/verify` later proves nothing up to it "
+        "changed. Null only on a store that keeps no chain.")
 
 
 class EventsPageOut(BaseModel):

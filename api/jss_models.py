@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from api.models import CommandIn, CommandOut, DateTimeString, MoneyOut, ReadOut
+from api.models import CommandIn, CommandOut, DateTimeString, MoneyOut, MultiLine, ReadOut
 
 
 class ClientFlagIn(CommandIn):
-    reason: str = Field(max_length=500, examples=["chargeback pattern"],
+    reason: MultiLine = Field(max_length=500, examples=["chargeback pattern"],
                         description="Why finance flags the client (not blank).")
 
 
 class ClientUnflagIn(CommandIn):
-    reason: str = Field(default="", max_length=500)
+    reason: MultiLine = Field(default="", max_length=500)
 
 
 class ClientFlagOut(CommandOut):

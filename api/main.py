@@ -8,7 +8,7 @@ open: without API keys ``create_app`` refuses to build an app.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -16,9 +16,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api import metrics
+from api.access_log import AccessLogMiddleware
 from api.docs import install_docs
 from api.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from api.http_cache import ConditionalGetMiddleware
+from api.key_file import KeyFile
 from api.request_id import install_request_ids
 from api.routes import (
     accounts,
@@ -37,9 +40,12 @@ from api.routes import (
     payouts,
     problems,
     reconciliation,
+    reconciliation_runs,
     time,
 )
 from api.services import Services
+from api.store_breaker import install_store_breaker
+from api.strict_json import StrictJsonMiddleware
 from ledger.application import EscrowLedger
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings, checked_api_keys
@@ -107,7 +113,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     ledger: EscrowLedger | None = None,
-    api_keys: dict[str, frozenset[str]] | None = None,
+    api_keys: Mapping[str, frozenset[str]] | None = None,
     background_projector: bool = True,
     read_wait_timeout: float = 5.0,
 ) -> FastAPI:
@@ -116,6 +122,7 @@ def create_app(
     ``settings`` default to the environment (``LEDGER_*``). A given ``ledger`` is
     used as is (and not closed); otherwise one is built from
     ``settings`` (store and fee schedule file) and closed at shutdown. ``api_keys`` default to
+    the keys file (``LEDGER_API_KEYS_FILE``, followed as it changes) or else
     ``settings.parsed_api_keys()``; none at all is an error. With
     ``background_projector`` the journal view is kept up to date by a thread
     started and stopped with the app's lifespan and poked after each command;
@@ -124,8 +131,9 @@ def create_app(
     """
     if api_keys is None:
         settings = settings or Settings()
-        api_keys = settings.parsed_api_keys()
-    keys = checked_api_keys(api_keys)
+        api_keys = (KeyFile(Path(settings.api_keys_file)) if settings.api_keys_file
+                    else settings.parsed_api_keys())
+    keys = api_keys if isinstance(api_keys, KeyFile) else checked_api_keys(api_keys)
     owns_ledger = ledger is None
     if ledger is None:
         ledger = build_ledger(settings or Settings())
@@ -151,10 +159,13 @@ def create_app(
     install_error_handlers(app)
     install_request_ids(app)
     app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(StrictJsonMiddleware)
+    install_store_breaker(app)
+    app.add_middleware(AccessLogMiddleware)
     install_docs(app)
     for module in (health, contracts, hourly, disputes, chargebacks, connects, payments,
                    payouts, accounts, freelancers, reconciliation, problems, lists, jss,
-                   events, audit_chain):
+                   events, audit_chain, reconciliation_runs, metrics):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

@@ -14,12 +14,25 @@ from typing import Annotated, Any, Literal
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.input_models import (
+    LATEST_TIME,
+    MULTI_LINE,
+    SINGLE_LINE,
+    MultiLine,
+    Reference,
+    ShortId,
+    SingleLine,
+    Timestamp,
+)
 from domain.bookkeeping.accounts import PARTY_ID
 from domain.contracts.escrow import RefundTo
 from domain.contracts.feedback import Feedback
 from domain.contracts.terms import Party
 from domain.fees.methods import PaymentMethod
-from domain.money import money
+from domain.money import money_as_written
+
+__all__ = ["LATEST_TIME", "MULTI_LINE", "SINGLE_LINE", "MultiLine", "Reference", "ShortId",
+           "SingleLine", "Timestamp"]  # with the models below: one place to import from
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
@@ -29,13 +42,16 @@ DecimalString = Annotated[
           description="A decimal number as a JSON string, never a JSON number."),
 ]
 CurrencyCode = Annotated[
-    str, Field(max_length=8, description="ISO 4217 code.", examples=["USD"])
+    str, Field(max_length=8, description="ISO 4217 code: three upper-case letters the "
+               "ledger knows (422 `unknown-currency` otherwise).", examples=["USD"],
+               # documented, not enforced here: the ledger refuses it with its own slug
+               json_schema_extra={"pattern": "^[A-Z]{3}$"})
 ]
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
 Actor = Annotated[
-    str | None,
-    Field(min_length=1, max_length=200,
-          description="Who acts, for the audit trail. Default `api-key:<key fingerprint>`."),
+    ShortId | None,
+    Field(description="Who acts, for the audit trail. Default `api-key:<key fingerprint>`."),
 ]
 
 
@@ -48,7 +64,7 @@ class MoneyIn(RequestModel):
     currency: CurrencyCode
 
     def to_money(self) -> Money:
-        return money(self.amount, self.currency)
+        return money_as_written(self.amount, self.currency)
 
 
 class MoneyOut(BaseModel):
@@ -79,11 +95,13 @@ class OpenContractIn(CommandIn):
         "Monday 12:00 UTC for the week before; needs `hourly_rate` and `weekly_limit_hours`)."
     )
     client_id: str = Field(max_length=128, examples=["client-acme"],
-                           description=f"Matches `{PARTY_ID}`: it becomes part of account ids.")
+                           description=f"Matches `{PARTY_ID}`: it becomes part of account ids.",
+                           json_schema_extra={"pattern": f"^{PARTY_ID}$"})
     freelancer_id: str = Field(max_length=128, examples=["freelancer-ada"],
-                               description=f"Matches `{PARTY_ID}`.")
+                               description=f"Matches `{PARTY_ID}`.",
+                               json_schema_extra={"pattern": f"^{PARTY_ID}$"})
     currency: CurrencyCode
-    job_id: str | None = Field(default=None, max_length=200)
+    job_id: ShortId | None = None
     service_fee_rate: DecimalString | None = Field(
         default=None, examples=["0.12"],
         description="Per-contract service fee rate as a fraction; default per schedule.",
@@ -105,7 +123,7 @@ class OpenContractIn(CommandIn):
 
 
 class AddMilestoneIn(CommandIn):
-    title: str = Field(max_length=500)
+    title: SingleLine = Field(max_length=500)
     amount: MoneyIn
 
 
@@ -118,7 +136,7 @@ class SubmitWorkIn(CommandIn):
 
 
 class RequestChangesIn(CommandIn):
-    note: str = Field(default="", max_length=5000)
+    note: MultiLine = Field(default="", max_length=5000)
 
 
 class ApproveMilestoneIn(CommandIn):
@@ -130,7 +148,7 @@ class ApproveMilestoneIn(CommandIn):
 
 class FeedbackIn(RequestModel):
     rating: int = Field(strict=True, examples=[5], description="Stars, 1 to 5.")
-    comment: str | None = Field(default=None, examples=["Clear, fast, careful work."])
+    comment: MultiLine | None = Field(default=None, examples=["Clear, fast, careful work."])
 
 
 class EndContractIn(CommandIn):
@@ -146,7 +164,7 @@ class EndContractIn(CommandIn):
         description="What the client pays from escrow on ending: `all`, `none` or an amount. "
         "Default: `all` for the client; a freelancer pays nothing.",
     )
-    feedback: FeedbackIn | Annotated[str, Field(max_length=5000)] | None = Field(
+    feedback: FeedbackIn | Annotated[MultiLine, Field(max_length=5000)] | None = Field(
         default=None,
         description="The ending party's public feedback: `{\"rating\": 1-5, \"comment\": "
         "\"...\"}` (comment optional, at most 2,000 characters; else 422 "
@@ -415,8 +433,8 @@ class ReplayCheckOut(ReadOut):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "store_down"]
     backend: str
-    log_position: int
-    projection_position: int
+    log_position: int | None
+    projection_position: int | None
     projector_error: str | None

@@ -13,7 +13,9 @@ from api.models import (
     DateTimeString,
     DecimalString,
     MoneyOut,
+    MultiLine,
     ReadOut,
+    Reference,
 )
 
 Method = Literal["us_bank", "local_bank", "usd_wire", "wire", "instant_debit_card"]
@@ -28,21 +30,21 @@ class WithdrawalIn(CommandIn):
 
 
 class WithdrawalSentIn(CommandIn):
-    processor_reference: str | None = Field(default=None, max_length=500,
-                                            description="The processor's payout id.")
+    processor_reference: Reference | None = Field(default=None,
+                                                 description="The processor's payout id.")
 
 
 class WithdrawalReturnedIn(CommandIn):
-    reason: str = Field(default="", max_length=500)
+    reason: MultiLine = Field(default="", max_length=500)
 
 
 class HoldIn(CommandIn):
     reason: Literal["chargeback", "compliance", "manual"]
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class HoldReleaseIn(CommandIn):
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class WithdrawalBalance(BaseModel):

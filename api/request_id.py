@@ -87,12 +87,14 @@ ACCESS_LOG_FORMAT = (
 )
 
 
-def uvicorn_log_config() -> dict[str, Any]:
+def uvicorn_log_config(log_format: str = "text") -> dict[str, Any]:
     """Uvicorn's logging configuration with the request id on every line.
 
-    The access log and uvicorn's own lines show ``[<request id>]``, and the
-    root logger (every ``api``, ``ledger``, ``projections`` logger) writes
-    through a handler that does too.
+    ``text``: uvicorn's own lines show ``[<request id>]``, and the root logger
+    (every ``api``, ``ledger``, ``projections`` logger) writes through a handler
+    that does too. ``json``: every line, uvicorn's included, is one JSON object
+    (``api.access_log.JsonFormatter``). Either way the request lines are
+    ``api.access_log``'s (serve runs uvicorn with its access log off).
     """
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"request_id": {"()": RequestIdLogFilter}}
@@ -104,4 +106,7 @@ def uvicorn_log_config() -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
     config["root"] = {"handlers": ["ledger"], "level": "INFO"}
+    if log_format == "json":
+        for name in ("default", "access", "ledger"):
+            config["formatters"][name] = {"()": "api.access_log.JsonFormatter"}
     return config

@@ -409,3 +409,29 @@ class InvalidPeriod(InvalidInput):
     """A report's period ends before it starts, or spans more days than a report covers."""
 
     type = "invalid-period"
+
+
+class ReconciliationRunNotFound(NotFound):
+    """No reconciliation run has this id."""
+
+    type = "reconciliation-run-not-found"
+
+
+class BreakNotFound(NotFound):
+    """The run has no break with this id."""
+
+    type = "break-not-found"
+
+
+class BreakAlreadyResolved(StateConflict):
+    """Finance resolved this break already; a resolution is final (a later run re-reports
+    what is still wrong)."""
+
+    type = "break-already-resolved"
+
+
+class StatementRefused(InvalidInput):
+    """An imported file is malformed: the problem names the file, the line and the field;
+    nothing of it was recorded."""
+
+    type = "statement-refused"

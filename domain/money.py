@@ -30,6 +30,7 @@ __all__ = [
     "currency_of",
     "minor_unit_exponent",
     "money",
+    "money_as_written",
     "parse_decimal",
     "percent_of",
     "require_positive",
@@ -117,6 +118,20 @@ def money(amount: object, currency: str | Currency) -> Money:
             f"for {cur.code}"
         )
     return Money(value.quantize(quantum), cur)
+
+
+def money_as_written(amount: str, currency: str | Currency) -> Money:
+    """An amount a caller wrote: as ``money``, and no more decimal places than the currency
+    has, even as trailing zeros (``"5.000"`` dollars is refused like ``"5.001"``: the
+    caller's notion of the currency is wrong, and saying so is the documented rule)."""
+    value = money(amount, currency)
+    written = parse_decimal(amount, "amount", MoneyError)
+    places = -int(written.as_tuple().exponent)
+    if places > minor_unit_exponent(value.currency):
+        raise AmountPrecisionError(
+            f"amount {amount!r} has {places} decimal places; {value.currency.code} has "
+            f"{minor_unit_exponent(value.currency)}")
+    return value
 
 
 def restore_money(amount: str, currency: str) -> Money:

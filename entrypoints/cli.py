@@ -14,6 +14,7 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.request_id import uvicorn_log_config
 
     settings = Settings()
-    keys = settings.parsed_api_keys()
+    keys: Mapping[str, frozenset[str]] = settings.parsed_api_keys()
+    if settings.api_keys_file:
+        from api.key_file import KeyFile
+
+        key_file = KeyFile(Path(settings.api_keys_file))
+        keys = key_file
+        signal.signal(signal.SIGHUP, lambda *_: key_file.reload())
+        print(f"API keys from {settings.api_keys_file} ({len(key_file)} key(s)); re-read "
+              "when it changes, or now on SIGHUP")
     app = prepare_ledger(settings, demo=args.demo)
     if not keys:
         key = dev_api_key()
@@ -81,13 +90,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  try: curl -H 'Authorization: Bearer {key}' "
               f"http://{args.host}:{args.port}/v1/freelancers/freelancer-ada/balances")
     web = create_app(settings, ledger=app, api_keys=keys)
+    if settings.metrics_port is not None:
+        from api.metrics import serve_metrics
+
+        serve_metrics(web.state.services, args.host, settings.metrics_port)
+        print(f"metrics on http://{args.host}:{settings.metrics_port}/metrics (no key)")
     scheduler = None if args.no_scheduler else _scheduler(app, settings)
     print(f"serving escrow-ledger on http://{args.host}:{args.port} "
           f"(docs at /docs, store {settings.database_url}, "
           f"scheduler {'off' if scheduler is None else 'on'})")
     try:
-        uvicorn.run(web, host=args.host, port=args.port, log_level="info",
-                    log_config=uvicorn_log_config())
+        uvicorn.run(web, host=args.host, port=args.port, log_level="info", access_log=False,
+                    log_config=uvicorn_log_config(settings.log_format))
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -186,6 +200,35 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    from entrypoints.audit_replay import parse_as_of, run_replay
+
+    try:
+        as_of = None if args.as_of is None else parse_as_of(args.as_of)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    keep = None if args.keep is None else Path(args.keep)
+    if keep is not None and keep.exists():
+        print(f"--keep {keep}: the file exists; name a new one", file=sys.stderr)
+        return 2
+    app = build_ledger(Settings())
+    try:
+        return run_replay(app, as_of, keep)
+    finally:
+        app.close()
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from entrypoints.reconcile import run_reconcile
+
+    app = build_ledger(Settings())
+    try:
+        return run_reconcile(app, args)
+    finally:
+        app.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
@@ -223,6 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     audit_verbs.add_parser(
         "verify", help="recompute the hash chain from the raw rows; exit 1 naming the first "
         "position that does not match").set_defaults(func=cmd_audit_verify)
+    replay = audit_verbs.add_parser(
+        "replay", help="rebuild every balance as of a moment from the raw log into a scratch "
+        "store and list every difference with the live projection; exit 1 if any")
+    replay.add_argument("--as-of", help="ISO 8601 with a time zone, e.g. 2026-03-05T12:00:00Z "
+                        "(default: everything recorded)")
+    replay.add_argument("--keep", metavar="FILE",
+                        help="keep the scratch SQLite store at FILE (a new file)")
+    replay.set_defaults(func=cmd_audit_replay)
+    from entrypoints.reconcile import add_parser
+
+    add_parser(sub, cmd_reconcile)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -38,7 +38,12 @@ def start_scheduler(app: EscrowLedger, runner: ProjectionRunner, *,
             fired = tick(app, runner, batch_size=batch_size)
             for f in fired:
                 log.info("fired %s due %s%s", f.deadline.deadline_id, f.deadline.due.isoformat(),
-                         " (retired: refused for good)" if f.retired else "")
+                         " (retired: refused for good)" if f.retired else "",
+                         extra={"deadline_id": f.deadline.deadline_id,
+                                "kind": f.deadline.kind.value, "due": f.deadline.due.isoformat(),
+                                "outcome": "retired" if f.retired else
+                                "replayed" if f.replayed else "fired",
+                                "position": f.position})
         except Exception:
             log.exception("deadline tick failed; it will run again")
 

@@ -8,6 +8,7 @@ each list below: its commands in the bases, its deadline handlers in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -28,8 +29,10 @@ from ledger.commands.hourly import HourlyCommands
 from ledger.commands.lifecycle import LifecycleCommands
 from ledger.commands.maturity import MaturityCommands
 from ledger.commands.payouts import PayoutCommands
+from ledger.commands.reconciliation_runs import ReconciliationRunCommands
 from ledger.connects_reads import ConnectsReads
-from ledger.engine import CommandResult, Decision
+from ledger.engine import CommandResult, Decide, Decision
+from ledger.observability import observed
 from ledger.reads import LogReads
 from ledger.test_clock import TestClockCommands
 from ledger.unit_of_work import Handler
@@ -47,6 +50,7 @@ class EscrowLedger(
     ConnectsCommands,
     ConnectsReads,
     PayoutCommands,
+    ReconciliationRunCommands,
     ExtraPaymentCommands,
     MaturityCommands,
     TestClockCommands,
@@ -55,6 +59,15 @@ class EscrowLedger(
     """The system of record for contracts, escrow and freelancer balances."""
 
     name = "EscrowLedger"
+
+    def execute(self, command: str, idempotency_key: str | None, request: dict[str, Any],
+                decide: Decide, *, at: datetime | None = None) -> CommandResult:
+        """Every command, counted and timed by name and outcome (``ledger.observability``)."""
+        with observed(command) as note:
+            result = super().execute(command, idempotency_key, request, decide, at=at)
+            note.outcome = "replayed" if result.replayed else "accepted"
+            note.position = result.position
+            return result
 
     def companions(self, aggregate: Any) -> list[tuple[type[Any], UUID]]:
         """A contract's relationship, and a relationship's contracts: their payments share

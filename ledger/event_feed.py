@@ -11,12 +11,15 @@ Each event becomes::
      "aggregate_version": 3, "effective_at": "2026-03-02T09:00:00+00:00",
      "recorded_at": null, "actor": "client-acme", "memo": "...",
      "postings": [{"account": ..., "side": "debit", "amount": "500.00", "currency": "USD"}],
-     "data": {...every other field of the event...}}
+     "data": {...every other field of the event...}, "chain_link": "9f2c..."}
 
 ``type`` is the topic exactly as stored (an event stored before a class moved
 keeps its old topic); ``name`` is the class path after the colon.
 ``effective_at`` is the event's own timestamp: when it took effect in the
 ledger's time (a deadline fired late takes effect at its due time).
+``chain_link`` is the event's link in the audit hash chain (hex SHA-256,
+``ledger.audit_chain``): keep the last one seen and it is a digest to prove
+later that nothing up to it changed (null on a store that keeps no chain).
 ``recorded_at`` is always null: neither store keeps a wall-clock time beside
 a stored event (the library's tables hold id, version, topic and state only),
 and inventing one from the effective time would mislead an auditor.
@@ -57,6 +60,7 @@ from domain.connects.wallet import ConnectsWallet
 from domain.contracts.fixed_price import FixedPriceContract
 from domain.contracts.hourly import HourlyContract
 from domain.errors import ContractNotFound, FreelancerNotFound
+from ledger import audit_chain
 from ledger.commands.contracts import contract_uuid
 from ledger.results import money_json
 from ledger.stores import backend_of
@@ -134,12 +138,21 @@ def event_json(position: int | None, topic: str, event: Any) -> dict[str, Any]:
         "memo": memo,
         "postings": postings,
         "data": {k: plain(v) for k, v in fields.items() if k not in _ENVELOPE},
+        "chain_link": None,
     }
 
 
 def decode(app: Application[Any], notification: Notification) -> dict[str, Any]:
     return event_json(notification.id, notification.topic,
                       app.mapper.to_domain_event(notification))
+
+
+def linked(app: Application[Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with their chain links filled in, read in one query per 500 events."""
+    found = audit_chain.links(app, [e["position"] for e in events])
+    for e in events:
+        e["chain_link"] = found.get(e["position"])
+    return events
 
 
 def head(app: Application[Any]) -> int:
@@ -151,7 +164,7 @@ def page(app: Application[Any], *, after: int = 0, limit: int = 100) -> list[dic
     """Up to ``limit`` events after position ``after``, in log order."""
     notifications = app.recorder.select_notifications(
         start=after, limit=limit, inclusive_of_start=False)
-    return [decode(app, n) for n in notifications]
+    return linked(app, [decode(app, n) for n in notifications])
 
 
 def stream(app: Application[Any], *, after: int = 0,
@@ -162,8 +175,7 @@ def stream(app: Application[Any], *, after: int = 0,
     while True:
         notifications = app.recorder.select_notifications(
             start=after, limit=batch, inclusive_of_start=False)
-        for n in notifications:
-            yield decode(app, n)
+        yield from linked(app, [decode(app, n) for n in notifications])
         if len(notifications) < batch:
             return
         after = notifications[-1].id
@@ -178,7 +190,7 @@ def aggregate_events(app: Application[Any], originator_ids: Iterable[UUID]
     """
     found = [n for oid in originator_ids for n in notifications_of(app.recorder, oid)]
     found.sort(key=lambda n: n.id)
-    return [decode(app, n) for n in found]
+    return linked(app, [decode(app, n) for n in found])
 
 
 def contract_events(app: Application[Any], contract_id: str) -> list[dict[str, Any]]:

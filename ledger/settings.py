@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.stores import POSTGRES_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 SCOPES = frozenset({"commands", "read", "audit", "finance"})
@@ -26,6 +29,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     api_keys: str = Field(default="", description="key1:scope+scope,key2:scope")
+    api_keys_file: str | None = Field(
+        default=None, description="A file of key:scope+scope entries, re-read when it changes "
+        "or on SIGHUP (rotation without a restart); used instead of LEDGER_API_KEYS")
     fee_schedule_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -37,6 +43,12 @@ class Settings(BaseSettings):
         default=None, description="Where a test clock starts on an empty store (ISO 8601, UTC)")
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     scheduler_batch_size: int = Field(default=500, gt=0)
+    metrics_port: int | None = Field(
+        default=None, description="Serve GET /metrics without a key on this port too (bind it "
+        "where only the scraper reaches); unset: /metrics on the API, scope audit")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object a line (request id, command, "
+        "outcome, position); text: the same facts for a terminal")
 
     @field_validator("test_clock_start")
     @classmethod
@@ -96,20 +108,50 @@ class Store:
     env: dict[str, str]
 
 
+DEFAULT_SQLITE_LOCK_TIMEOUT = 30
+
+
+def sqlite_lock_timeout(options: str) -> int:
+    """``lock_timeout=5`` from ``sqlite:///./ledger.db?lock_timeout=5``: whole seconds.
+
+    Why a knob: SQLite has one writer. A write waits this long for another
+    process's write to finish, then is refused (the API answers 503
+    ``store-unavailable`` with ``Retry-After``, nothing written). 30 s by
+    default; a shorter wait suits a service behind a client that retries. Any
+    other option is refused rather than ignored.
+    """
+    from urllib.parse import parse_qs
+
+    parsed = parse_qs(options, keep_blank_values=True)
+    unknown = set(parsed) - {"lock_timeout"}
+    if unknown:
+        raise ValueError(f"unknown sqlite URL option(s) {sorted(unknown)}; known: lock_timeout")
+    (value,) = parsed.get("lock_timeout", [str(DEFAULT_SQLITE_LOCK_TIMEOUT)])
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 3600:
+        raise ValueError(f"sqlite lock_timeout must be whole seconds, 1 to 3600, got {value!r}")
+    return int(value)
+
+
 def store_from_url(url: str, *, pool_size: int = 5) -> Store:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         # sqlite:///./ledger.db (relative), sqlite:////abs/path.db, sqlite:///:memory:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parts.path
+        lock_timeout = DEFAULT_SQLITE_LOCK_TIMEOUT
+        if not path.startswith("file:") and "?" in path:
+            path, _, options = path.partition("?")
+            lock_timeout = sqlite_lock_timeout(options)
         if not path:
             raise ValueError("sqlite URL needs a file path, e.g. sqlite:///./ledger.db")
         if path != ":memory:" and not path.startswith("file:"):
             Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            # the library's factory, retrying table creation another process raced:
+            # see ledger.stores.RetryingSQLiteFactory
+            "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
             "SQLITE_DBNAME": path if path == ":memory:" else
             (path if path.startswith("file:") else str(Path(path).expanduser().resolve())),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
             "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:SQLiteChainedRecorder",
         }
         if path == ":memory:":
@@ -120,7 +162,9 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
 
         query = parse_qs(parts.query)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # the library's factory, creating tables under a lock (two processes may start
+            # at once on an empty schema): see ledger.stores.SchemaLockingPostgresFactory
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -128,8 +172,15 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            # how long a store call waits for a connection (to open one, or for a free one
+            # in the pool); the library tries each call 10 times, so while the database is
+            # down a request answers 503 within about 10 x (2 s + 0.2 s), not minutes (and
+            # the API's circuit breaker answers the next ones at once)
+            "POSTGRES_CONNECT_TIMEOUT": "2",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # a pooled connection is checked before use, so after the database was down the
+            # first command gets a fresh connection instead of a dead one (one round trip)
+            "POSTGRES_PRE_PING": "y",
             "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:PostgresChainedRecorder",
         }
         if "schema" in query:

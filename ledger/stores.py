@@ -6,13 +6,22 @@ dialect) asks here instead of testing recorder classes itself.
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
-from eventsourcing.persistence import Recorder
-from eventsourcing.postgres import PostgresRecorder
-from eventsourcing.sqlite import SQLiteRecorder
+from eventsourcing.persistence import IntegrityError, OperationalError, Recorder
+from eventsourcing.postgres import PostgresFactory, PostgresRecorder
+from eventsourcing.sqlite import SQLiteFactory, SQLiteRecorder
 
 Backend = Literal["sqlite", "postgres"]
+
+POSTGRES_FACTORY_TOPIC = "ledger.stores:SchemaLockingPostgresFactory"
+SQLITE_FACTORY_TOPIC = "ledger.stores:RetryingSQLiteFactory"
+"""``PERSISTENCE_MODULE`` for each store (``ledger.settings.store_from_url``)."""
 
 
 def backend_of(recorder: Recorder | object) -> Backend:
@@ -22,3 +31,102 @@ def backend_of(recorder: Recorder | object) -> Backend:
     if isinstance(recorder, PostgresRecorder):
         return "postgres"
     raise TypeError(f"no support for a {type(recorder).__name__} store")
+
+
+def ddl_lock_key(schema: str) -> int:
+    """The advisory lock that serialises creating one schema's tables (a signed 64-bit key)."""
+    digest = hashlib.sha256(f"escrow-ledger:ddl:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class SchemaLockingPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, creating tables one process at a time.
+
+    Why: ``CREATE TABLE IF NOT EXISTS`` (and the library's ``CREATE TYPE``) is not
+    safe against itself. Two processes starting at once on an empty schema (two
+    API replicas, an API and ``ledger scheduler``) both pass the "not exists"
+    check and the second dies at start-up with ``duplicate key value violates
+    unique constraint "pg_type_typname_nsp_index"``. Holding a session advisory
+    lock on the schema while a recorder creates its tables makes the second
+    process wait, then find everything there. The lock is held on a connection
+    of its own, so the creating transactions run as the library writes them.
+    """
+
+    def aggregate_recorder(self, purpose: str = "events") -> Any:
+        with self._creating_tables():
+            return super().aggregate_recorder(purpose)
+
+    def application_recorder(self) -> Any:
+        with self._creating_tables():
+            return super().application_recorder()
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        with self._creating_tables():
+            return super().tracking_recorder(tracking_recorder_class)
+
+    def process_recorder(self) -> Any:
+        with self._creating_tables():
+            return super().process_recorder()
+
+    @contextmanager
+    def _creating_tables(self) -> Iterator[None]:
+        if not self.env_create_table():
+            yield
+            return
+        key = ddl_lock_key(self.datastore.schema)
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", [key])
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+                conn.rollback()
+
+
+class RetryingSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory, creating tables again when another process raced it.
+
+    Why: the library creates a recorder's tables in a deferred transaction that
+    reads (``CREATE TABLE IF NOT EXISTS`` of a table that exists) before it
+    writes. When another process starting on the same new file commits in
+    between, SQLite refuses the upgrade at once with "database is locked" (the
+    busy timeout does not apply to a stale snapshot), or both processes insert
+    the tracking table's migration row and the second gets an ``IntegrityError``;
+    either way a server died at start-up. Every statement is idempotent (``IF NOT
+    EXISTS``, and the row is only inserted where it is missing), so the whole
+    creation is retried after a short random pause; the failed attempt wrote
+    nothing.
+    """
+
+    CREATE_ATTEMPTS = 20
+
+    def env_create_table(self) -> bool:
+        # The recorder methods below create the tables themselves (with retries); the
+        # library's own calls, which would not retry, are switched off.
+        return False
+
+    def aggregate_recorder(self, purpose: str = "events") -> Any:
+        return self._created(super().aggregate_recorder(purpose))
+
+    def application_recorder(self) -> Any:
+        return self._created(super().application_recorder())
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        return self._created(super().tracking_recorder(tracking_recorder_class))
+
+    def process_recorder(self) -> Any:
+        return self._created(super().process_recorder())
+
+    def _created(self, recorder: Any) -> Any:
+        if not SQLiteFactory.env_create_table(self):
+            return recorder
+        for attempt in range(1, self.CREATE_ATTEMPTS + 1):
+            try:
+                recorder.create_table()
+                return recorder
+            except (OperationalError, IntegrityError) as e:
+                raced = isinstance(e, IntegrityError) or "locked" in str(e) or "busy" in str(e)
+                if not raced or attempt == self.CREATE_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - a pause
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -39,6 +39,8 @@ class Fired:
     response: dict[str, Any]
     retired: bool
     replayed: bool
+    position: int | None = None
+    """The log position the firing's unit wrote (or its record, when replayed)."""
 
     def to_json(self) -> dict[str, Any]:
         d = self.deadline
@@ -58,10 +60,11 @@ def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> list[Fired
         retired = app.retire_deadline(deadline, refusal)
         # a racing scheduler may have fired it meanwhile: its record says which
         return [Fired(deadline, retired.response, bool(retired.response.get("retired")),
-                      retired.replayed)]
-    return [*(Fired(d, response, False, False) for d, response in result.also_fired),
+                      retired.replayed, retired.position)]
+    return [*(Fired(d, response, False, False, result.position)
+              for d, response in result.also_fired),
             Fired(deadline, result.response, bool(result.response.get("retired")),
-                  result.replayed)]
+                  result.replayed, result.position)]
 
 
 def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,

@@ -113,6 +113,13 @@ class DeadlineQueries:
             [epoch_us(upto), limit])
         return [deadline_of(r) for r in rows]
 
+    def count_due(self, upto: datetime) -> int:
+        """How many pending deadlines are due by ``upto``."""
+        rows = self.projection.view.fetch(
+            "SELECT COUNT(*) AS n FROM {deadlines} WHERE status = 'pending' AND due_us <= %s",
+            [epoch_us(upto)])
+        return int(rows[0]["n"])
+
     def page(self, *, status: str | None, after: tuple[int, str] | None,
              limit: int, kind: str | None = None) -> list[dict[str, Any]]:
         """Deadlines in firing order, after the cursor ``(due_us, deadline_id)``."""

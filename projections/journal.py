@@ -96,6 +96,9 @@ def _as_of_us(as_of: datetime) -> int:
         raise InvalidInput(f"as_of {as_of.isoformat()} is not a representable UTC time") from None
 
 
+_MAX_US = 2**63 - 1
+
+
 def _to_decimal(minor: int, currency: str) -> Decimal:
     exponent = minor_unit_exponent(currency_of(currency))
     return Decimal(int(minor)).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
@@ -178,28 +181,33 @@ class JournalProjection:
         self.record([row for n, event in batch for row in rows_for(event, n)], tracking)
 
     def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
-        """One batch's postings and balances; a batch that does not balance rolls back whole.
-
-        The zero-sum check reads back what was just written, so postings that do
-        not balance per event and currency raise and nothing is written.
-        """
-        with self.view.writing(tracking) as cursor:
-            if not rows:
-                return
-            cursor.executemany(self.view.sql(INSERT_POSTING), [r.as_tuple() for r in rows])
-            cursor.executemany(self.view.sql(UPSERT_BALANCE), balance_deltas(rows))
-            cursor.execute(self.view.sql(UNBALANCED_IN_RANGE),
-                           [rows[0].notification_id, rows[-1].notification_id])
-            unbalanced = [(r["notification_id"], r["currency"]) for r in cursor.fetchall()]
-            if unbalanced:
-                raise UnbalancedEntry(
-                    "postings of notification(s) "
-                    + ", ".join(f"{n} ({c})" for n, c in unbalanced)
-                    + " do not sum to zero; nothing was written"
-                )
+        record_rows(self.view, rows, tracking)
 
     def reset(self) -> None:
         self.view.reset(self.name)
+
+
+def record_rows(view: View, rows: Sequence[PostingRow], tracking: Tracking) -> None:
+    """One batch's postings and balances; a batch that does not balance rolls back whole.
+
+    The zero-sum check reads back what was just written, so postings that do
+    not balance per event and currency raise and nothing is written. Shared by
+    the live projection and the auditors' scratch replay (``reconciliation.as_of``).
+    """
+    with view.writing(tracking) as cursor:
+        if not rows:
+            return
+        cursor.executemany(view.sql(INSERT_POSTING), [r.as_tuple() for r in rows])
+        cursor.executemany(view.sql(UPSERT_BALANCE), balance_deltas(rows))
+        cursor.execute(view.sql(UNBALANCED_IN_RANGE),
+                       [rows[0].notification_id, rows[-1].notification_id])
+        unbalanced = [(r["notification_id"], r["currency"]) for r in cursor.fetchall()]
+        if unbalanced:
+            raise UnbalancedEntry(
+                "postings of notification(s) "
+                + ", ".join(f"{n} ({c})" for n, c in unbalanced)
+                + " do not sum to zero; nothing was written"
+            )
 
 
 class JournalQueries:
@@ -263,6 +271,38 @@ class JournalQueries:
                 "GROUP BY currency ORDER BY currency", [_as_of_us(as_of)])
         return {r["currency"]: (_to_decimal(r["d"], r["currency"]),
                                 _to_decimal(r["c"], r["currency"])) for r in rows}
+
+    def balances_at(self, as_of: datetime | None, upto: int) -> list[AccountBalance]:
+        """Every account's totals from the postings effective by ``as_of`` (all when None)
+        and recorded at or before log position ``upto``: a fixed point to compare against,
+        however far the view has moved on since."""
+        rows = self.view.fetch(
+            "SELECT account, currency, "
+            "SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END) AS d, "
+            "SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END) AS c "
+            "FROM {postings} WHERE effective_us <= %s AND notification_id <= %s "
+            "GROUP BY account, currency ORDER BY account, currency",
+            [_MAX_US if as_of is None else _as_of_us(as_of), upto])
+        return [
+            AccountBalance(r["account"], r["currency"], _to_decimal(r["d"], r["currency"]),
+                           _to_decimal(r["c"], r["currency"]))
+            for r in rows
+        ]
+
+    def daily_changes(self, prefixes: Sequence[str], upto: int, day_us: int
+                      ) -> list[dict[str, Any]]:
+        """Debits and credits per account, currency and day (``effective_us // day_us``) of
+        the accounts starting with any of ``prefixes`` (LIKE patterns: ``_`` matches any
+        character, so pass prefixes without one), up to log position ``upto``, in day
+        order: one query from which running balances on every day follow."""
+        likes = " OR ".join(["account LIKE %s"] * len(prefixes))
+        return self.view.fetch(
+            "SELECT account, currency, effective_us / %s AS day_no, "  # noqa: S608 - fixed text
+            "SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END) AS d, "
+            "SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END) AS c "
+            f"FROM {{postings}} WHERE notification_id <= %s AND ({likes}) "
+            "GROUP BY account, currency, day_no ORDER BY day_no",
+            [day_us, upto, *(p + "%" for p in prefixes)])
 
     def postings(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
         return self.view.fetch(

@@ -59,6 +59,8 @@ class ProjectionRunner:
         self.queries = self.journal.queries
         self._lock = threading.Lock()
         self.last_error: Exception | None = None
+        self.caught_up_at = time.monotonic()
+        """When a catch-up last found nothing left to read (``/metrics``' lag in seconds)."""
 
     def position(self) -> int:
         """The position every projection has reached (the slowest one's)."""
@@ -76,6 +78,7 @@ class ProjectionRunner:
             self.last_error = e
             raise
         self.last_error = None
+        self.caught_up_at = time.monotonic()  # no notification was left when it returned
         return position
 
     def _catch_up(self) -> int:

@@ -10,7 +10,6 @@ nothing, so they take no `Idempotency-Key`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import AuditCaller
 from api.errors import ApiProblem
-from api.models import RequestModel
-from api.routes import READ_PROBLEMS
+from api.models import RequestModel, Timestamp
+from api.routes import QUERY_PROBLEMS, READ_PROBLEMS
 from api.services import ServicesDep
 from ledger import audit_chain
 
@@ -34,10 +33,15 @@ class DigestOut(BaseModel):
     at: str = Field(description="When this digest was read (ISO 8601).")
 
 
+MAX_POSITION = 2**63 - 1
+"""Positions are 64-bit in both stores; a larger one cannot name an event (and used to 500)."""
+
+
 class DigestIn(RequestModel):
-    position: int = Field(ge=0)
+    position: int = Field(ge=0, le=MAX_POSITION)
     link: str = Field(pattern=HEX_LINK)
-    at: datetime | None = None
+    at: Timestamp | None = Field(default=None, description="When the digest was read, as "
+                                 "`GET /v1/audit/digest` gave it (a time zone is required).")
 
 
 class DigestVerifiedOut(BaseModel):
@@ -48,7 +52,7 @@ class DigestVerifiedOut(BaseModel):
 
 
 class ProofIn(RequestModel):
-    position: int = Field(ge=1, description="The event to prove.")
+    position: int = Field(ge=1, le=MAX_POSITION, description="The event to prove.")
     digest: DigestIn = Field(description="A digest the auditor trusts (kept earlier).")
 
 
@@ -63,7 +67,7 @@ def get_digest(services: ServicesDep, caller: AuditCaller) -> dict[str, Any]:
     return audit_chain.head(services.ledger).as_json()
 
 
-@router.post("/digest/verify", response_model=DigestVerifiedOut, responses=READ_PROBLEMS)
+@router.post("/digest/verify", response_model=DigestVerifiedOut, responses=QUERY_PROBLEMS)
 def verify_digest(body: DigestIn, services: ServicesDep, caller: AuditCaller) -> dict[str, Any]:
     """Whether an earlier digest is a prefix of today's chain (recomputed up to it)."""
     digest = _digest(body, services)
@@ -71,7 +75,7 @@ def verify_digest(body: DigestIn, services: ServicesDep, caller: AuditCaller) ->
             "digest": digest.as_json(), "head": audit_chain.head(services.ledger).as_json()}
 
 
-@router.post("/proof", responses=READ_PROBLEMS)
+@router.post("/proof", responses=QUERY_PROBLEMS)
 def get_proof(body: ProofIn, services: ServicesDep, caller: AuditCaller) -> dict[str, Any]:
     """The event at `position` and every event from it to the digest, raw, with the link
     before it: recompute each link offline (`python entrypoints/verify_proof.py`)."""

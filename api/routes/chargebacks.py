@@ -15,7 +15,14 @@ from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CommandDep, ReadCaller
-from api.models import CommandIn, ContractCommandOut, DateTimeString, MoneyOut, ReadOut
+from api.models import (
+    CommandIn,
+    ContractCommandOut,
+    DateTimeString,
+    MoneyOut,
+    MultiLine,
+    ReadOut,
+)
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
 
@@ -23,7 +30,7 @@ router = APIRouter(tags=["chargebacks"])
 
 
 class ChargebackIn(CommandIn):
-    reason: str = Field(default="", max_length=500,
+    reason: MultiLine = Field(default="", max_length=500,
                         description="The processor's reason code or note, kept on the event.")
 
 

@@ -28,8 +28,10 @@ from api.connects_models import (
     WalletView,
 )
 from api.deps import CommandDep, ReadCaller
+from api.models import LATEST_TIME
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
+from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/freelancers/{freelancer_id}/connects", tags=["connects"])
 
@@ -117,7 +119,9 @@ def return_connects(freelancer_id: str, body: ReturnIn, command: CommandDep,
 
 @router.get("", response_model=WalletView, responses=READ_PROBLEMS)
 def wallet(freelancer_id: str, services: ServicesDep, caller: ReadCaller,
-           after: Annotated[int | None, Query(ge=0)] = None,
+           after: Annotated[int | None, Query(
+               ge=0, le=2**63 - 1,  # a version the store can hold; more was an overflow, a 500
+               description="The last history version seen: the page starts after it.")] = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Balance, lots, and the history (cursor: the last version seen)."""
     return services.ledger.connects_view(freelancer_id, after=after, limit=limit)
@@ -129,4 +133,6 @@ def statement(freelancer_id: str, services: ServicesDep, caller: ReadCaller,
                                           examples=["2026-03"])]) -> dict[str, Any]:
     """One month: opening and closing balance, bought, granted, spent by reason, returned,
     expired, and Connects spent on jobs that led to a contract or did not."""
+    if int(month[:4]) >= LATEST_TIME.year:  # its end, the next month's start, must exist
+        raise InvalidInput(f"month must be before {LATEST_TIME.year}, got {month!r}")
     return services.ledger.connects_statement(freelancer_id, month)

@@ -38,7 +38,7 @@ POLL_SECONDS = 0.05
 
 
 @router.get("/events", response_model=EventsPageOut,
-            responses=problem_responses(401, 403, 422))
+            responses=problem_responses(401, 403, 422, 503))
 async def list_events(
     services: ServicesDep,
     caller: AuditCaller,
@@ -80,7 +80,7 @@ async def list_events(
 
 
 @router.get("/contracts/{contract_id}/events", response_model=ContractEventsOut,
-            responses=problem_responses(401, 403, 404))
+            responses=problem_responses(401, 403, 404, 503))
 def contract_events(contract_id: str, services: ServicesDep,
                     caller: AuditCaller) -> dict[str, Any]:
     """Every event of one contract (either kind), in version order, each with its position.
@@ -95,7 +95,7 @@ def contract_events(contract_id: str, services: ServicesDep,
 
 
 @router.get("/freelancers/{freelancer_id}/events", response_model=FreelancerEventsOut,
-            responses=problem_responses(401, 403, 404))
+            responses=problem_responses(401, 403, 404, 503))
 def freelancer_events(freelancer_id: str, services: ServicesDep,
                       caller: AuditCaller) -> dict[str, Any]:
     """A freelancer's balance and Connects wallet events, merged in log order.

@@ -251,7 +251,7 @@ def resolve_hourly_dispute(
 
 
 @router.get(CONTRACT + "/invoices", response_model=InvoicesPageOut,
-            responses=problem_responses(401, 403, 404, 409, 422))
+            responses=problem_responses(401, 403, 404, 409, 422, 503))
 def list_invoices(
     contract_id: str,
     services: ServicesDep,

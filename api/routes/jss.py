@@ -16,7 +16,7 @@ from pydantic import AwareDatetime
 
 from api.deps import FinanceCommandDep, MinPosition, ReadCaller
 from api.jss_models import ClientFlagIn, ClientFlagOut, ClientUnflagIn, JssInputsOut
-from api.routes import COMMAND_PROBLEMS, problem_responses
+from api.routes import COMMAND_PROBLEMS, PartyIdPath, problem_responses
 from api.services import Services, ServicesDep
 from projections.jss import JssProjection, JssQueries
 
@@ -32,7 +32,7 @@ def jss_queries(services: Services) -> JssQueries:
 @router.get("/v1/freelancers/{freelancer_id}/jss-inputs", response_model=JssInputsOut,
             responses=problem_responses(401, 403, 422, 503))
 def get_jss_inputs(
-    freelancer_id: str,
+    freelancer_id: PartyIdPath,
     services: ServicesDep,
     caller: ReadCaller,
     as_of: Annotated[

@@ -30,7 +30,7 @@ from api.payout_models import (
 )
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
-from domain.money import money
+from domain.money import money_as_written
 
 router = APIRouter(tags=["payouts"])
 
@@ -48,7 +48,7 @@ def request_withdrawal(freelancer_id: str, body: WithdrawalIn, command: CommandD
     more than is available (pending money cannot be withdrawn).
     """
     result = command.services.ledger.request_withdrawal(
-        freelancer_id=freelancer_id, amount=money(body.amount, body.currency),
+        freelancer_id=freelancer_id, amount=money_as_written(body.amount, body.currency),
         method=body.method, actor=command.actor(body.actor),
         idempotency_key=command.idempotency_key)
     located(response, "withdrawals", result.response["withdrawal_id"])

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import AuditCaller, CommandDep, ReadCaller
 from api.errors import ApiProblem
-from api.models import RequestModel
+from api.models import RequestModel, Timestamp
 from api.routes import COMMAND_PROBLEMS, problem_responses
 from api.services import ServicesDep
 from domain.deadlines import DeadlineKind, from_epoch_us
+from domain.errors import InvalidInput
 from projections.deadline_firing import advance_test_clock
+
+MAX_TEST_CLOCK_JUMP = timedelta(days=3653)
+"""Ten years a call. Every deadline on the way fires: a monthly one (a Connects plan's grant)
+fires 120 times in ten years, but tens of thousands of times in a jump to the year 8999,
+which held the request (and the store's write lock) for minutes."""
 
 clock_router = APIRouter(prefix="/v1/test-clock", tags=["test clock"])
 deadlines_router = APIRouter(prefix="/v1/deadlines", tags=["deadlines"])
@@ -32,8 +40,10 @@ class TestClockOut(BaseModel):
 
 
 class AdvanceClockIn(RequestModel):
-    to: AwareDatetime = Field(description="Where the clock moves; later than it shows now.",
-                              examples=["2026-03-16T09:01:00Z"])
+    to: Timestamp = Field(
+        description="Where the clock moves: later than it shows now, at most ten years "
+        "later, and before 9000-01-01 UTC.",
+        examples=["2026-03-16T09:01:00Z"])
 
 
 class FiredOut(BaseModel):
@@ -69,7 +79,7 @@ class DeadlinesPageOut(BaseModel):
     position: int
 
 
-@clock_router.get("", response_model=TestClockOut, responses=problem_responses(401, 403))
+@clock_router.get("", response_model=TestClockOut, responses=problem_responses(401, 403, 503))
 def get_test_clock(services: ServicesDep, caller: ReadCaller) -> dict[str, Any]:
     """The test clock's time (recorded in the store, so every process reads the same)."""
     return {"now": services.ledger.clock.now().isoformat()}
@@ -81,9 +91,14 @@ def advance(body: AdvanceClockIn, command: CommandDep, response: Response) -> di
 
     Each fires in due-time order at its own due time (a release due on day 14
     takes effect then, even when the clock jumps to day 20). Backwards or to the
-    same time is 409 `clock-not-forward`, with nothing written.
+    same time is 409 `clock-not-forward`, with nothing written. At most ten years a
+    call (422 `invalid-input` beyond): advance in steps.
     """
     services = command.services
+    now = services.ledger.clock.now()
+    if body.to - now > MAX_TEST_CLOCK_JUMP:
+        raise InvalidInput(f"the test clock moves at most {MAX_TEST_CLOCK_JUMP.days} days a call "
+                           f"(it shows {now.isoformat()}); advance in steps")
     answer = advance_test_clock(services.ledger, services.projector, body.to,
                                 actor=command.actor(None),
                                 idempotency_key=command.idempotency_key)
@@ -92,11 +107,17 @@ def advance(body: AdvanceClockIn, command: CommandDep, response: Response) -> di
     return answer
 
 
+_DEADLINE_ID = re.compile(r"[\x21-\x7e]{1,400}")
+"""Deadline ids are printable ASCII (kinds, UUIDs, positions, separators)."""
+
+
 def _cursor(after: str | None) -> tuple[int, str] | None:
     if after is None:
         return None
     try:
         due_us, _, deadline_id = base64.urlsafe_b64decode(after.encode()).decode().partition(" ")
+        if not _DEADLINE_ID.fullmatch(deadline_id):  # PostgreSQL cannot even compare a NUL
+            raise ValueError("not a deadline id")
         position = int(due_us)
         if not -(2**63) <= position < 2**63:
             raise ValueError("beyond any stored time")
@@ -107,7 +128,7 @@ def _cursor(after: str | None) -> tuple[int, str] | None:
 
 
 @deadlines_router.get("", response_model=DeadlinesPageOut,
-                      responses=problem_responses(401, 403, 422))
+                      responses=problem_responses(401, 403, 422, 503))
 def list_deadlines(
     services: ServicesDep, caller: AuditCaller,
     status: Annotated[Literal["pending", "retired"] | None,

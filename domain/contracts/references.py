@@ -21,8 +21,10 @@ DISPUTE = "dsp"
 CHARGEBACK = "cb"
 WITHDRAWAL = "wd"
 HOLD = "hold"
+REFUND = "rf"
+"""A refund to the client's payment method: the processor's refund row carries it."""
 
-_REF = re.compile(r"(pay|dsp|cb|wd|hold)_([0-9a-f]{32})_([1-9][0-9]{0,9})")
+_REF = re.compile(r"(pay|dsp|cb|wd|hold|rf)_([0-9a-f]{32})_([1-9][0-9]{0,9})")
 
 
 def reference(kind: str, contract_id: UUID, version: int) -> str:
@@ -38,4 +40,4 @@ def parse_reference(kind: str, ref: str, not_found: type[NotFound]) -> tuple[UUI
 
 
 _NAMES = {PAYMENT: "payment", DISPUTE: "dispute", CHARGEBACK: "chargeback",
-          WITHDRAWAL: "withdrawal", HOLD: "hold"}
+          WITHDRAWAL: "withdrawal", HOLD: "hold", REFUND: "refund"}

@@ -80,3 +80,27 @@ def test_bad_audit_requests_are_refused(tapi: Api) -> None:
                    422, "invalid-input")
     assert_problem(tapi.get("/v1/audit/digest", key=READ_KEY), 403, "insufficient-scope")
     assert_problem(tapi.get("/v1/audit/digest", key=None), 401, "unauthorized")
+
+
+def test_each_event_in_the_feed_carries_its_chain_link_and_the_last_one_is_the_digest(
+        tapi: Api) -> None:
+    contract_id, _ = tapi.funded_milestone("500.00")
+    page = tapi.get("/v1/events?limit=1000", key=AUDIT_KEY).json()
+    links = [e["chain_link"] for e in page["events"]]
+    assert all(isinstance(link, str) and len(link) == 64 for link in links)
+    assert len(set(links)) == len(links)
+    kept = digest(tapi)
+    assert (page["events"][-1]["position"], links[-1]) == (kept["position"], kept["link"])
+    # a follower's last (position, chain_link) is itself a digest it can verify later
+    tapi.funded_milestone("250.00")
+    last = page["events"][-1]
+    answer = audit_post(tapi, "/v1/audit/digest/verify",
+                        {"position": last["position"], "link": last["chain_link"],
+                         "at": kept["at"]})
+    assert answer.json()["prefix"] is True
+    contract = tapi.get(f"/v1/contracts/{contract_id}/events", key=AUDIT_KEY).json()["events"]
+    by_position = {e["position"]: e["chain_link"] for e in page["events"]}
+    assert [e['name'] for e in contract] == [
+        "FixedPriceContract.Opened", "FixedPriceContract.MilestoneAdded",
+        "FixedPriceContract.MilestoneFunded"]
+    assert [e["chain_link"] for e in contract] == [by_position[e["position"]] for e in contract]

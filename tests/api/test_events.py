@@ -62,7 +62,8 @@ def test_after_paging_walks_the_whole_log_without_gaps_or_repeats(api: Api) -> N
     assert events == feed(api, limit=1000)["events"]
     first = events[0]
     assert set(first) == {"position", "type", "name", "aggregate_id", "aggregate_version",
-                          "effective_at", "recorded_at", "actor", "memo", "postings", "data"}
+                          "effective_at", "recorded_at", "actor", "memo", "postings", "data",
+                          "chain_link"}
     assert (first["type"], first["name"]) == (
         "domain.contracts.fixed_price:FixedPriceContract.Opened", "FixedPriceContract.Opened")
 

@@ -622,17 +622,30 @@ def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 def test_the_servers_access_log_shows_each_requests_id(
         served: tuple[str, subprocess.Popen[str]]) -> None:
+    """By default every line is one JSON object; a request's line carries its request id, the
+    command, its outcome and the log position, and never the key or the body."""
     base, server = served
     answer = httpx.get(f"{base}/v1/health", headers={"X-Request-Id": "probe-42"}, timeout=5)
     assert answer.headers["X-Request-Id"] == "probe-42"
     missing = httpx.get(f"{base}/v1/contracts/x", headers={"X-Request-Id": "probe-43",
                                                              **bearer(READ_KEY)}, timeout=5)
     assert missing.status_code == 404
+    body = {"kind": "fixed_price", "client_id": "client-secretive", "freelancer_id": "f1",
+            "currency": "USD"}
+    opened = httpx.post(f"{base}/v1/contracts", json=body, timeout=5, headers={
+        "X-Request-Id": "probe-44", "Idempotency-Key": "log-1", **bearer(COMMANDS_KEY)})
+    assert opened.status_code == 201, opened.text
     server.terminate()
     output, _ = server.communicate(timeout=10)
-    access = [line for line in output.splitlines() if '"GET /v1/' in line]
-    assert any("[probe-42]" in line and "/v1/health" in line and "200" in line
-               for line in access), output
-    assert any("[probe-43]" in line and "/v1/contracts/x" in line and "404" in line
-               for line in access), output
-
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines, output
+    access = {line["request_id"]: line for line in lines
+              if line["logger"] == "escrow_ledger.access"}
+    assert (access["probe-42"]["path"], access["probe-42"]["status"]) == ("/v1/health", 200)
+    assert (access["probe-43"]["path"], access["probe-43"]["status"]) == ("/v1/contracts/x", 404)
+    command = access["probe-44"]
+    assert (command["command"], command["outcome"], command["status"]) == (
+        "open_contract", "accepted", 201)
+    assert command["position"] == opened.json()["position"]
+    assert COMMANDS_KEY not in output
+    assert "client-secretive" not in output  # bodies are never logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from ledger.application import EscrowLedger
@@ -53,3 +54,19 @@ def test_a_malformed_if_match_is_400(client: TestClient) -> None:
                     **{"If-Match": "yesterday"})
     assert response.status_code == 400
     assert response.json()["type"].endswith("/if-match-invalid")
+
+
+@pytest.mark.parametrize("value", [b"\xb2", b'"\xb9\xb2"', b"1" * 4301, b"-1", b"1.0", b""],
+                         ids=["superscript-two", "quoted-superscripts", "4301-digits",
+                              "negative", "decimal", "empty"])
+def test_if_match_that_is_not_a_plain_version_is_400_never_500(
+        client: TestClient, app: EscrowLedger, value: bytes) -> None:
+    position = app.position()
+    response = client.post(
+        "/v1/contracts/00000000-0000-0000-0000-000000000000/milestones",
+        json={"title": "m", "amount": {"amount": "50.00", "currency": "USD"}},
+        headers={"Authorization": f"Bearer {COMMANDS_KEY}", "Idempotency-Key": "k-im",
+                 "If-Match": value})  # type: ignore[dict-item]
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/if-match-invalid")
+    assert app.position() == position

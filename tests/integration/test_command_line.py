@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -48,7 +49,9 @@ def test_cli_seed_tick_and_trial_balance(
     assert "0 break(s) against a replay" in capsys.readouterr().out
 
 
-def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, clock) -> None:
+def test_the_scheduler_job_fires_due_deadlines_by_itself(
+        app: EscrowLedger, clock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="entrypoints.scheduler")
     cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
                             actor="t").response["contract_id"]
     mid = app.add_milestone(contract_id=cid, title="m", amount=money("500.00", "USD"),
@@ -70,6 +73,10 @@ def test_the_scheduler_job_fires_due_deadlines_by_itself(app: EscrowLedger, cloc
     balance = app.find_freelancer_balance("f1")
     assert balance is not None
     assert balance.available_in("USD") == money("450.00", "USD")
+    # one log line per fired deadline, with what an operator needs to find it in the log
+    [line] = [r for r in caplog.records if getattr(r, "deadline_id", None)]
+    assert (line.outcome, line.kind) == ("fired", "security_period")  # type: ignore[attr-defined]
+    assert line.position == app.position()  # type: ignore[attr-defined]
 
 
 def test_a_server_seeds_no_demo_unless_asked(
