@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,9 +97,33 @@ class RetryingSQLiteFactory(SQLiteFactory):
     EXISTS``, and the row is only inserted where it is missing), so the whole
     creation is retried after a short random pause; the failed attempt wrote
     nothing.
+
+    Before any of that, the file is switched to WAL here, with the same retries:
+    the library's first connection does it otherwise, and when another process
+    holds the lock that ``PRAGMA journal_mode=WAL`` raises the standard library's
+    own "database is locked" from inside the connection pool, leaving the pool's
+    writer slot taken so that no retry could succeed.
     """
 
     CREATE_ATTEMPTS = 20
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        if not pool.is_sqlite_memory_mode:
+            self._retried(lambda: self._switch_to_wal(pool.db_name, pool.lock_timeout))
+            pool.is_journal_mode_wal = True
+
+    @staticmethod
+    def _switch_to_wal(db_name: str, lock_timeout: int | None) -> None:
+        conn = sqlite3.connect(db_name, uri=True, isolation_level=None,
+                               timeout=lock_timeout or 5)
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
 
     def env_create_table(self) -> bool:
         # The recorder methods below create the tables themselves (with retries); the
@@ -118,15 +143,17 @@ class RetryingSQLiteFactory(SQLiteFactory):
         return self._created(super().process_recorder())
 
     def _created(self, recorder: Any) -> Any:
-        if not SQLiteFactory.env_create_table(self):
-            return recorder
+        if SQLiteFactory.env_create_table(self):
+            self._retried(recorder.create_table)
+        return recorder
+
+    def _retried(self, step: Any) -> None:
         for attempt in range(1, self.CREATE_ATTEMPTS + 1):
             try:
-                recorder.create_table()
-                return recorder
-            except (OperationalError, IntegrityError) as e:
+                step()
+                return
+            except (OperationalError, IntegrityError, sqlite3.OperationalError) as e:
                 raced = isinstance(e, IntegrityError) or "locked" in str(e) or "busy" in str(e)
                 if not raced or attempt == self.CREATE_ATTEMPTS:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - a pause
-        raise AssertionError("unreachable")  # pragma: no cover
