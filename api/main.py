@@ -26,6 +26,7 @@ from api.request_id import install_request_ids
 from api.routes import (
     accounts,
     audit_chain,
+    batch,
     chargebacks,
     connects,
     contracts,
@@ -165,7 +166,7 @@ def create_app(
     install_docs(app)
     for module in (health, contracts, hourly, disputes, chargebacks, connects, payments,
                    payouts, accounts, freelancers, reconciliation, problems, lists, jss,
-                   events, audit_chain, reconciliation_runs, metrics):
+                   events, audit_chain, reconciliation_runs, metrics, batch):
         app.include_router(module.router)
     app.include_router(time.deadlines_router)
     if isinstance(ledger.clock, StoredClock):

@@ -27,7 +27,8 @@ def fee_schedule(settings: Settings) -> FeeSchedule:
 def build_ledger(settings: Settings, *, clock: Clock | None = None) -> EscrowLedger:
     """The ledger on the configured store; with ``test_clock`` its time is the store's."""
     env = store_from_url(settings.database_url, pool_size=settings.pool_size).env
-    ledger = EscrowLedger(env, clock=clock, fees=fee_schedule(settings))
+    ledger = EscrowLedger(env, clock=clock, fees=fee_schedule(settings),
+                          cache_size=settings.aggregate_cache_size)
     if settings.test_clock and clock is None:
         start = settings.test_clock_start or datetime.now(UTC)
         clock = StoredClock(ledger, start)

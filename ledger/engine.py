@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -35,6 +36,9 @@ from domain.errors import (
     UnknownDeadlineKind,
 )
 from domain.fees.schedule import DEFAULT_SCHEDULE, FeeSchedule
+from ledger import aggregate_cache
+from ledger.batch import MAX_COMMANDS as MAX_BATCH_COMMANDS
+from ledger.batch import Batch, current_batch
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.log_positions import notification_id_of
@@ -96,12 +100,14 @@ class CommandEngine(Application[UUID]):
 
     def __init__(
         self, env: Mapping[str, str] | None = None, *, clock: Clock | None = None,
-        fees: FeeSchedule = DEFAULT_SCHEDULE,
+        fees: FeeSchedule = DEFAULT_SCHEDULE, cache_size: int = aggregate_cache.DEFAULT_SIZE,
     ) -> None:
         register_moved_topics()
         super().__init__(env)
         self.clock: Clock = clock or SystemClock()
         self.fees = fees
+        self.aggregates = (aggregate_cache.AggregateCache(self.repository, cache_size)
+                           if cache_size > 0 else None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -115,11 +121,15 @@ class CommandEngine(Application[UUID]):
     ) -> CommandResult:
         """Runs one command; ``at`` fixes its effective time (a deadline's due time)."""
         fingerprint = request_fingerprint(command, request)
+        batch = current_batch.get()
+        if batch is not None and batch.engine is self:
+            return self._decide_in_batch(batch, command, idempotency_key, fingerprint, decide, at)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
             try:
                 decision = decide(uow)
-                to_save = [*uow.changed(), *self._credit_followers(uow)]
+                self._follow_credit(uow)
+                to_save = uow.changed()
             except LedgerError:
                 # A replayed key whose command no longer fits the state (approve twice)
                 # answers from its record; a fresh key gets the refusal.
@@ -157,19 +167,98 @@ class CommandEngine(Application[UUID]):
             f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
         )
 
-    def _credit_followers(self, uow: UnitOfWork) -> list[ClientCredit]:
-        """Client credit moved by a contract's new events, checked never to go negative."""
-        followers = []
+    def _follow_credit(self, uow: UnitOfWork) -> None:
+        """Moves client credit as a contract's new events say, never below zero."""
         for agg in uow.changed():
             client_id = getattr(agg, "client_id", None)
             if client_id is None or isinstance(agg, ClientCredit):
                 continue
             if _moves_account(agg.pending_events, accounts.client_credit(client_id)):
-                credit = self.client_credit(uow, client_id)
-                credit.follow(agg.pending_events, uow.at)
-                if any(isinstance(e, ClientCredit.CreditMoved) for e in credit.pending_events):
-                    followers.append(credit)
-        return followers
+                uow.add(self.client_credit(uow, client_id)).follow(agg.pending_events, uow.at)
+
+    # ---- batches (ledger/batch.py) -----------------------------------------------
+
+    @contextmanager
+    def batch(self, *, retrying: bool = False) -> Iterator[Batch]:
+        """Commands issued inside decide on one another's results and wait for ``commit_batch``."""
+        batch = Batch(self, retrying=retrying)
+        token = current_batch.set(batch)
+        try:
+            yield batch
+        finally:
+            current_batch.reset(token)
+
+    def commit_batch(self, batch: Batch) -> int:
+        """Saves all the batch decided in one transaction; answers the log position after it.
+
+        A ``ConcurrencyConflict`` means another writer changed one of its
+        aggregates (or used one of its keys) first: nothing was written, and the
+        caller runs the batch again with ``retrying``.
+        """
+        batch.set_aside()
+        to_save = [*batch.events, *batch.records]
+        if not to_save:
+            batch.position = self.position()
+            return batch.position
+        try:
+            recordings = self.save(*to_save)
+        except RecordConflictError as e:
+            raise ConcurrencyConflict(
+                "another command changed what this batch decided on first; run it again"
+            ) from e
+        # each command's answer says where its record is, as a replay of its key will
+        by_id = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        batch.positions = {key: by_id[record.id] for key, record in batch.answered.items()
+                           if record.id in by_id}
+        batch.position = max(r.notification.id for r in recordings)
+        return batch.position
+
+    def run_batch(self, work: Callable[[], A]) -> tuple[A, Batch]:
+        """``work``'s commands as one batch, run again after a conflict; (its answer, the batch)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with self.batch(retrying=attempt > 1) as batch:
+                answer = work()
+            try:
+                self.commit_batch(batch)
+                return answer, batch
+            except ConcurrencyConflict:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                pause_after_conflict(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _decide_in_batch(self, batch: Batch, command: str, key: str | None, fingerprint: str,
+                         decide: Decide, at: datetime | None) -> CommandResult:
+        """One command of a batch: decided now, written by ``commit_batch`` (position 0 here)."""
+        if key is not None:
+            earlier = batch.answered.get(key)
+            if earlier is not None:
+                return self._answered_by(earlier, fingerprint, position=0)
+            if batch.retrying and (replay := self._find_replay(key, fingerprint)) is not None:
+                return replay
+        if batch.commands >= MAX_BATCH_COMMANDS:
+            raise InvalidInput(f"a batch carries at most {MAX_BATCH_COMMANDS} commands")
+        batch.commands += 1
+        batch.set_aside()
+        uow = UnitOfWork(self, at or self.clock.now(), key, batch)
+        try:
+            decision = decide(uow)
+            self._follow_credit(uow)
+        except LedgerError:
+            replay = self._find_replay(key, fingerprint)
+            if replay is not None:
+                return replay
+            raise
+        if decision.contract is not None:
+            decision.response["contract_version"] = decision.contract.version
+        for record in uow.records:
+            batch.remember(record)
+        if key is not None:
+            batch.remember(CommandRecord.accept(
+                key=key, command=command, request_hash=fingerprint, response=decision.response,
+                at=uow.at, request_id=current_request_id()))
+        return CommandResult(decision.response, 0, also_fired=tuple(zip(
+            uow.fired, (r.response for r in uow.records), strict=True)))
 
     def client_credit(self, uow: UnitOfWork, client_id: str) -> ClientCredit:
         found = uow.get(ClientCredit, ClientCredit.id_for(client_id))
@@ -178,7 +267,8 @@ class CommandEngine(Application[UUID]):
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate with this id, or None when it was never created."""
         try:
-            found: object = self.repository.get(aggregate_id)
+            found: object = (self.aggregates.get(aggregate_id) if self.aggregates is not None
+                             else self.repository.get(aggregate_id))
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
@@ -199,14 +289,19 @@ class CommandEngine(Application[UUID]):
         record = self.find(CommandRecord, CommandRecord.id_for(key))
         if record is None:
             return None
+        position = notification_id_of(self.recorder, record.id, 1)
+        return self._answered_by(record, fingerprint,
+                                 position if position is not None else self.position())
+
+    @staticmethod
+    def _answered_by(record: CommandRecord, fingerprint: str, position: int) -> CommandResult:
+        """The record's first answer, if it answered this very request; else refused."""
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was already used for a different request "
                 f"({record.command}); send a new key for a new request"
             )
-        position = notification_id_of(self.recorder, record.id, 1)
-        return CommandResult(record.response, position if position is not None
-                             else self.position(), replayed=True)
+        return CommandResult(record.response, position, replayed=True)
 
     def position(self) -> int:
         """The log's newest notification id (0 for an empty log)."""

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 5
+    aggregate_cache_size: int = Field(
+        default=2000, ge=0, description="Aggregates each process keeps between commands, "
+        "brought up to date from the store before every use; 0 turns the cache off")
     test_clock: bool = Field(
         default=False, description="LEDGER_TEST_CLOCK=1: time moves only over HTTP (never in "
         "production)")
@@ -173,9 +176,9 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
             # how long a store call waits for a connection (to open one, or for a free one
-            # in the pool); the library tries each call 10 times, so while the database is
-            # down a request answers 503 within about 10 x (2 s + 0.2 s), not minutes (and
-            # the API's circuit breaker answers the next ones at once)
+            # in the pool). While the database is down a request answers 503 within about
+            # this wait: the pool then refuses at once (ledger.stores.FailFastPool, past the
+            # library's 10 retries), and the API's circuit breaker answers the next ones
             "POSTGRES_CONNECT_TIMEOUT": "2",
             "POSTGRES_LOCK_TIMEOUT": "10",
             # a pooled connection is checked before use, so after the database was down the

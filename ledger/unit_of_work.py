@@ -20,17 +20,22 @@ from domain.deadlines import Deadline, HasDeadlines, due_by
 from ledger.idempotency import CommandRecord
 
 if TYPE_CHECKING:
+    from ledger.batch import Batch
     from ledger.engine import CommandEngine
 
 A = TypeVar("A")
 
 
 class UnitOfWork:
-    def __init__(self, engine: CommandEngine, at: datetime, own_key: str | None) -> None:
+    def __init__(self, engine: CommandEngine, at: datetime, own_key: str | None,
+                 batch: Batch | None = None) -> None:
+        """In a ``batch`` the unit shares the batch's aggregates and fired deadlines."""
         self.engine = engine
         self.at = at
-        self._loaded: dict[UUID, Any] = {}
-        self._handled: set[str] = {own_key} if own_key else set()
+        self._loaded: dict[UUID, Any] = batch.loaded if batch is not None else {}
+        self._handled: set[str] = batch.handled if batch is not None else set()
+        if own_key:
+            self._handled.add(own_key)
         self._firing = False
         self.records: list[CommandRecord] = []
         self.fired: list[Deadline] = []

@@ -67,19 +67,62 @@ def fire_one(app: EscrowLedger, deadline: Deadline, now: datetime) -> list[Fired
                   result.replayed, result.position)]
 
 
+FIRING_BATCH = 250
+"""Deadlines fired in one transaction (``ledger/batch.py``); the Monday burst's unit of work."""
+
+
+def fire_batch(app: EscrowLedger, deadlines: list[Deadline], now: datetime) -> list[Fired]:
+    """All of ``deadlines`` fired in one transaction, each as it would fire alone.
+
+    If one of them is refused, the batch wrote nothing, and each is fired
+    alone instead, so the refused one is retired with its reason and the
+    others still fire.
+    """
+    try:
+        results, batch = app.run_batch(lambda: [app.fire_deadline(d, now=now) for d in deadlines])
+    except ConcurrencyConflict:
+        raise
+    except LedgerError:
+        return [f for d in deadlines for f in fire_one(app, d, now)]
+    fired: list[Fired] = []
+    reported: set[str] = set()
+    for deadline, result in zip(deadlines, results, strict=True):
+        for also, response in result.also_fired:
+            reported.add(also.idempotency_key)
+            fired.append(Fired(also, response, False, False,
+                               batch.positions.get(also.idempotency_key, batch.position)))
+        if deadline.idempotency_key in reported:
+            continue  # an earlier deadline of the batch fired it first, and said so
+        reported.add(deadline.idempotency_key)
+        fired.append(Fired(deadline, result.response, bool(result.response.get("retired")),
+                           result.replayed, result.position if result.replayed and
+                           result.position else batch.positions.get(deadline.idempotency_key,
+                                                                    batch.position)))
+    return fired
+
+
 def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
-             *, limit: int = 1000) -> list[Fired]:
-    """Fires up to ``limit`` deadlines due by ``upto``, earliest first."""
+             *, limit: int = 1000, batch_size: int = FIRING_BATCH) -> list[Fired]:
+    """Fires up to ``limit`` deadlines due by ``upto``, earliest first, in batches.
+
+    Each round reads the earliest due deadlines again after the last round's
+    firings are projected: a firing may start a deadline that falls due before
+    ``upto`` (a release starts a security period). Within a round each
+    aggregate still fires its own deadlines in due order, earlier ones first
+    (the unit of work settles them), so batching changes only how many
+    transactions the firings take.
+    """
     fired: list[Fired] = []
     tried: set[str] = set()
     while len(fired) < limit:
         runner.catch_up()
-        due = [d for d in runner.deadlines.queries.due(upto, limit=len(tried) + 1)
-               if d.idempotency_key not in tried]
+        room = min(batch_size, limit - len(fired))
+        due = [d for d in runner.deadlines.queries.due(upto, limit=len(tried) + room)
+               if d.idempotency_key not in tried][:room]
         if not due:
             break
-        tried.add(due[0].idempotency_key)
-        fired += fire_one(app, due[0], upto)
+        tried.update(d.idempotency_key for d in due)
+        fired += fire_one(app, due[0], upto) if len(due) == 1 else fire_batch(app, due, upto)
     if fired:
         runner.catch_up()
     return fired

@@ -296,6 +296,62 @@ def test_a_deadline_refused_for_good_is_retired_with_its_reason_and_not_retried(
     assert projector.deadlines.queries.page(status="retired", after=None, limit=10) == []
 
 
+# ---- bursts: many deadlines, one transaction ----------------------------------------
+
+
+def counting_saves(app: EscrowLedger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of events each ``save`` (one transaction) wrote, in order."""
+    saves: list[int] = []
+    original = app.save
+
+    def save(*objs: Any, **kwargs: Any) -> Any:
+        recordings = original(*objs, **kwargs)
+        saves.append(len(recordings))
+        return recordings
+
+    monkeypatch.setattr(app, "save", save)
+    return saves
+
+
+def test_due_deadlines_fire_in_one_transaction_with_the_figures_of_firing_alone(
+        app, projector, clock, monkeypatch):
+    submitted_contracts(app, CONTRACTS)
+    clock.advance(timedelta(days=15))
+    saves = counting_saves(app, monkeypatch)
+    fired = tick(app, projector)
+    assert len(saves) == 1  # five auto-releases and their records: one transaction
+    assert first_firings(fired) == Counter({f.deadline.idempotency_key: 1 for f in fired})
+    assert [f.response["net"]["amount"] for f in fired] == ["450.00"] * CONTRACTS
+    assert sorted(f.position or 0 for f in fired) == [f.position for f in fired]
+    assert fired[-1].position == app.position()
+    assert_five_auto_releases_happened_once(app, projector)
+    assert tick(app, projector) == []
+
+
+def test_one_refused_deadline_in_a_burst_is_retired_and_the_others_still_fire(
+        app, projector, clock, monkeypatch):
+    made = submitted_contracts(app, CONTRACTS)
+    frozen = made[2][0]
+    real = EscrowLedger.DEADLINES[DeadlineKind.AUTO_RELEASE]
+
+    def refusing_one(engine: Any, uow: Any, deadline: Any) -> dict[str, Any]:
+        if deadline.subject == frozen:
+            raise StateConflict("the milestone is frozen by a dispute")
+        return real(engine, uow, deadline)
+
+    monkeypatch.setattr(app, "DEADLINES",
+                        {**EscrowLedger.DEADLINES, DeadlineKind.AUTO_RELEASE: refusing_one})
+    clock.advance(timedelta(days=15))
+    fired = tick(app, projector)
+    assert sorted((f.deadline.subject == frozen, f.retired) for f in fired) == [
+        (False, False)] * (CONTRACTS - 1) + [(True, True)]
+    assert releases_in_log(app) == CONTRACTS - 1
+    assert balance(projector, "freelancer:f1:pending") == Decimal("1800.00")  # 4 x 450.00
+    assert balance(projector, f"escrow:{frozen}:{made[2][1]}") == Decimal("500.00")
+    assert projector.queries.trial_balance() == {"USD": Decimal("0.00")}
+    assert tick(app, projector) == []
+
+
 # ---- the background job -----------------------------------------------------------
 
 

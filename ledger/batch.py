@@ -1,0 +1,65 @@
+"""Many commands decided one after another and saved in one transaction: all or nothing.
+
+Why: each command otherwise pays its own transaction (and, on PostgreSQL, its
+own turn at the events table's lock); the Monday burst fires 100,000 invoices
+and other services send runs of commands. Inside ``CommandEngine.batch()``
+every command decides exactly as it would alone, on the aggregates as the
+earlier commands of the batch left them, but writes nothing: its events, its
+idempotency record and any deadline records wait in the ``Batch``, and
+``CommandEngine.commit_batch`` saves them in one atomic ``save``. A refused
+command refuses the batch (nothing is written); a version conflict at the
+commit means another writer got there first, and the caller runs the whole
+batch again (``retrying``: keys stored meanwhile then answer from their
+records).
+
+The batch is found through a context variable, so the code that issues the
+commands (the HTTP routes, the scheduler's firing loop) is the same code that
+issues them one at a time.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from ledger.idempotency import CommandRecord
+
+MAX_COMMANDS = 1000
+"""The most commands one batch may carry."""
+
+
+@dataclass
+class Batch:
+    engine: object
+    """The application the batch belongs to; another application's commands are not batched."""
+    retrying: bool = False
+    """A run after a conflict: every key is first looked up in the store."""
+    loaded: dict[UUID, Any] = field(default_factory=dict)
+    """Aggregates as the batch's commands so far have left them (pending events included)."""
+    handled: set[str] = field(default_factory=set)
+    """Deadline keys fired (or skipped) by a command of this batch: never fired twice."""
+    events: list[Any] = field(default_factory=list)
+    """The events of the commands decided so far, in order, waiting for the commit."""
+    records: list[CommandRecord] = field(default_factory=list)
+    answered: dict[str, CommandRecord] = field(default_factory=dict)
+    """The record of every key a command of this batch has answered, by key."""
+    commands: int = 0
+    position: int = 0
+    """After the commit: the log position at which everything the batch wrote is visible."""
+    positions: dict[str, int] = field(default_factory=dict)
+    """After the commit: the log position of each key's record (what a replay answers)."""
+
+    def set_aside(self) -> None:
+        """Moves the aggregates' new events here, so the next command's pending events are
+        its own alone (answers are built from them: what matured, what was refunded)."""
+        for aggregate in self.loaded.values():
+            self.events.extend(aggregate.collect_events())
+
+    def remember(self, record: CommandRecord) -> None:
+        self.records.append(record)
+        self.answered[record.key] = record
+
+
+current_batch: ContextVar[Batch | None] = ContextVar("ledger_batch", default=None)
