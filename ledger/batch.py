@@ -9,8 +9,8 @@ idempotency record and any deadline records wait in the ``Batch``, and
 ``CommandEngine.commit_batch`` saves them in one atomic ``save``. A refused
 command refuses the batch (nothing is written); a version conflict at the
 commit means another writer got there first, and the caller runs the whole
-batch again (``retrying``: keys stored meanwhile then answer from their
-records).
+batch again. Every key is looked up before its command decides, so a batch
+sent again answers each command from its record.
 
 The batch is found through a context variable, so the code that issues the
 commands (the HTTP routes, the scheduler's firing loop) is the same code that
@@ -34,8 +34,6 @@ MAX_COMMANDS = 1000
 class Batch:
     engine: object
     """The application the batch belongs to; another application's commands are not batched."""
-    retrying: bool = False
-    """A run after a conflict: every key is first looked up in the store."""
     loaded: dict[UUID, Any] = field(default_factory=dict)
     """Aggregates as the batch's commands so far have left them (pending events included)."""
     handled: set[str] = field(default_factory=set)
@@ -51,10 +49,10 @@ class Batch:
     positions: dict[str, int] = field(default_factory=dict)
     """After the commit: the log position of each key's record (what a replay answers)."""
 
-    def set_aside(self) -> None:
-        """Moves the aggregates' new events here, so the next command's pending events are
-        its own alone (answers are built from them: what matured, what was refunded)."""
-        for aggregate in self.loaded.values():
+    def set_aside(self, changed: list[Any]) -> None:
+        """Moves a decided command's new events here, so the next command's pending events
+        are its own alone (answers are built from them: what matured, what was refunded)."""
+        for aggregate in changed:
             self.events.extend(aggregate.collect_events())
 
     def remember(self, record: CommandRecord) -> None:

@@ -179,9 +179,9 @@ class CommandEngine(Application[UUID]):
     # ---- batches (ledger/batch.py) -----------------------------------------------
 
     @contextmanager
-    def batch(self, *, retrying: bool = False) -> Iterator[Batch]:
+    def batch(self) -> Iterator[Batch]:
         """Commands issued inside decide on one another's results and wait for ``commit_batch``."""
-        batch = Batch(self, retrying=retrying)
+        batch = Batch(self)
         token = current_batch.set(batch)
         try:
             yield batch
@@ -193,9 +193,8 @@ class CommandEngine(Application[UUID]):
 
         A ``ConcurrencyConflict`` means another writer changed one of its
         aggregates (or used one of its keys) first: nothing was written, and the
-        caller runs the batch again with ``retrying``.
+        caller runs the batch again (keys stored meanwhile then answer as first).
         """
-        batch.set_aside()
         to_save = [*batch.events, *batch.records]
         if not to_save:
             batch.position = self.position()
@@ -216,7 +215,7 @@ class CommandEngine(Application[UUID]):
     def run_batch(self, work: Callable[[], A]) -> tuple[A, Batch]:
         """``work``'s commands as one batch, run again after a conflict; (its answer, the batch)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            with self.batch(retrying=attempt > 1) as batch:
+            with self.batch() as batch:
                 answer = work()
             try:
                 self.commit_batch(batch)
@@ -231,26 +230,22 @@ class CommandEngine(Application[UUID]):
                          decide: Decide, at: datetime | None) -> CommandResult:
         """One command of a batch: decided now, written by ``commit_batch`` (position 0 here)."""
         if key is not None:
+            # Keys are looked up before deciding, not after a refusal as alone: a refused
+            # command may leave half-decided changes on aggregates later commands share.
             earlier = batch.answered.get(key)
             if earlier is not None:
                 return self._answered_by(earlier, fingerprint, position=0)
-            if batch.retrying and (replay := self._find_replay(key, fingerprint)) is not None:
+            if (replay := self._find_replay(key, fingerprint)) is not None:
                 return replay
         if batch.commands >= MAX_BATCH_COMMANDS:
             raise InvalidInput(f"a batch carries at most {MAX_BATCH_COMMANDS} commands")
         batch.commands += 1
-        batch.set_aside()
         uow = UnitOfWork(self, at or self.clock.now(), key, batch)
-        try:
-            decision = decide(uow)
-            self._follow_credit(uow)
-        except LedgerError:
-            replay = self._find_replay(key, fingerprint)
-            if replay is not None:
-                return replay
-            raise
+        decision = decide(uow)  # a refusal refuses the whole batch: nothing is written
+        self._follow_credit(uow)
         if decision.contract is not None:
             decision.response["contract_version"] = decision.contract.version
+        batch.set_aside(uow.changed())
         for record in uow.records:
             batch.remember(record)
         if key is not None:

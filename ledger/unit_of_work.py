@@ -33,6 +33,10 @@ class UnitOfWork:
         self.engine = engine
         self.at = at
         self._loaded: dict[UUID, Any] = batch.loaded if batch is not None else {}
+        self._mine: dict[UUID, None] = {}
+        """What this command loaded, in order (in a batch, part of the shared ``_loaded``).
+        Only these are settled: scanning every aggregate of a batch per command made
+        bursts quadratic."""
         self._handled: set[str] = batch.handled if batch is not None else set()
         if own_key:
             self._handled.add(own_key)
@@ -41,44 +45,53 @@ class UnitOfWork:
         self.fired: list[Deadline] = []
 
     def __contains__(self, aggregate_id: object) -> bool:
-        return aggregate_id in self._loaded
+        return aggregate_id in self._mine
+
+    def peek(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate as the batch so far (or the store) has it, not yet settled."""
+        found = self._loaded.get(aggregate_id)
+        if found is None:
+            return self.engine.find(kind, aggregate_id)
+        return found if isinstance(found, kind) else None
 
     def get(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate, loaded once per command and brought up to date with its clocks."""
-        if aggregate_id in self._loaded:
+        if aggregate_id in self._mine:
             cached = self._loaded[aggregate_id]
             return cached if isinstance(cached, kind) else None
-        found = self.engine.find(kind, aggregate_id)
+        found = self.peek(kind, aggregate_id)
         if found is not None:
-            self._loaded[aggregate_id] = found
-            self._load_companions(found)
-            self.settle()
+            self.adopt(found)
         return found
 
     def _load_companions(self, aggregate: Any) -> None:
         """Loads what shares clocks with ``aggregate`` (a contract's siblings in its
         relationship), so their deadlines fire in one due order before anything decides."""
         for kind, companion_id in self.engine.companions(aggregate):
-            if companion_id not in self._loaded:
-                other = self.engine.find(kind, companion_id)
+            if companion_id not in self._mine:
+                other = self.peek(kind, companion_id)
                 if other is not None:
-                    self._loaded[companion_id] = other
+                    self._keep(other)
                     self._load_companions(other)
 
     def adopt(self, aggregate: A) -> A:
         """An aggregate the caller already loaded (to check its stored version), settled."""
-        self._loaded[aggregate.id] = aggregate  # type: ignore[attr-defined]
+        self._keep(aggregate)
         self._load_companions(aggregate)
         self.settle()
         return aggregate
 
     def add(self, aggregate: A) -> A:
         """A new aggregate this command creates."""
-        self._loaded[aggregate.id] = aggregate  # type: ignore[attr-defined]
+        self._keep(aggregate)
         return aggregate
 
+    def _keep(self, aggregate: Any) -> None:
+        self._loaded[aggregate.id] = aggregate
+        self._mine[aggregate.id] = None
+
     def changed(self) -> list[Any]:
-        return [a for a in self._loaded.values() if a.pending_events]
+        return [a for i in self._mine if (a := self._loaded[i]).pending_events]
 
     @contextmanager
     def as_of(self, when: datetime) -> Iterator[None]:
@@ -95,7 +108,8 @@ class UnitOfWork:
             return  # aggregates loaded by a firing are settled by the loop below
         while True:
             due = sorted(
-                d for agg in list(self._loaded.values()) if hasattr(agg, "running_deadlines")
+                d for agg in [self._loaded[i] for i in self._mine]
+                if hasattr(agg, "running_deadlines")
                 for d in due_by(cast(HasDeadlines, agg), self.at)
                 if d.idempotency_key not in self._handled
             )

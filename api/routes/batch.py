@@ -82,7 +82,7 @@ async def apply_batch(
         raise ApiProblem(422, "invalid-input", "a batch cannot contain a batch")
     ledger = services.ledger
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        with ledger.batch(retrying=attempt > 1) as batch:
+        with ledger.batch() as batch:
             answers: list[BatchItemOut] = []
             for index, item in enumerate(batch_in.items):
                 answer = await _serve(request, item, index)

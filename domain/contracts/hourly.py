@@ -100,6 +100,8 @@ class HourlyContract(Aggregate):
         status: ContractStatus
         paused: bool
         entries: dict[str, TimeEntry]
+        entry_weeks: dict[date, int]
+        """Entries per week: which weeks have time, without scanning every entry."""
         invoices: dict[date, WeekInvoice]
         closed_unbilled: frozenset[date]
         disputes: dict[str, HourlyDispute]
@@ -133,7 +135,8 @@ class HourlyContract(Aggregate):
 
     def running_deadlines(self) -> list[Deadline]:
         subject = str(self.id)
-        open_weeks = {e.week_start for e in self.entries.values()} - set(self.invoices)
+        # entry_weeks, not a scan of every entry: a command's cost must not grow with history
+        open_weeks = set(self.entry_weeks) - set(self.invoices)
         running = [Deadline(weeks.invoice_due(w), DeadlineKind.HOURLY_INVOICE, subject,
                             w.isoformat()) for w in open_weeks if not self._closed(w)]
         running += [Deadline(w.review_ends_at, DeadlineKind.HOURLY_REVIEW_END, subject,

@@ -66,6 +66,7 @@ class Opened(Aggregate.Created):
         c.payment_method = self.payment_method
         c.paused = False
         c.entries = {}
+        c.entry_weeks = {}
         c.invoices = {}
         c.closed_unbilled = frozenset()
         c.disputes = {}
@@ -82,6 +83,8 @@ class TimeLogged(Aggregate.Event):
     def apply(self, c: HourlyContract) -> None:
         c.entries = {**c.entries, self.entry_id: TimeEntry(
             self.entry_id, self.week_start, self.worked_on, self.minutes, self.manual)}
+        c.entry_weeks = {**c.entry_weeks,
+                         self.week_start: c.entry_weeks.get(self.week_start, 0) + 1}
 
     def deadline_changes(self) -> list[DeadlineChange]:
         return [started(INVOICE, self.originator_id, self.week_start.isoformat(),
@@ -96,6 +99,9 @@ class TimeEntryDeleted(Aggregate.Event):
 
     def apply(self, c: HourlyContract) -> None:
         c.entries = {k: v for k, v in c.entries.items() if k != self.entry_id}
+        left = c.entry_weeks.get(self.week_start, 0) - 1
+        c.entry_weeks = {**{w: n for w, n in c.entry_weeks.items() if w != self.week_start},
+                         **({self.week_start: left} if left > 0 else {})}
 
     def deadline_changes(self) -> list[DeadlineChange]:
         if not self.week_empty:

@@ -39,7 +39,7 @@ def load_any(uow: UnitOfWork, contract_id: UUID | str,
     cid = contract_uuid(contract_id)
     found: Any
     if expected_version is not None and cid not in uow:
-        found = uow.engine.find(Aggregate, cid)
+        found = uow.peek(Aggregate, cid)  # in a batch: as its earlier commands left it
         found = found if isinstance(found, CONTRACT_KINDS) else None
         if found is not None and found.version != expected_version:
             raise VersionMismatch(
