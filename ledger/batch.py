@@ -44,6 +44,10 @@ class Batch:
     answered: dict[str, CommandRecord] = field(default_factory=dict)
     """The record of every key a command of this batch has answered, by key."""
     commands: int = 0
+    current: set[UUID] = field(default_factory=set)
+    """Aggregates ``CommandEngine.prefetch`` brought up to date for this run of the batch."""
+    absent: set[UUID] = field(default_factory=set)
+    """Ids the prefetch found nothing stored for (a key never used, say)."""
     position: int = 0
     """After the commit: the log position at which everything the batch wrote is visible."""
     positions: dict[str, int] = field(default_factory=dict)

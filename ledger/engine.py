@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -259,11 +259,37 @@ class CommandEngine(Application[UUID]):
         found = uow.get(ClientCredit, ClientCredit.id_for(client_id))
         return found if found is not None else ClientCredit.open(client_id, uow.at)
 
+    def prefetch(self, ids: Iterable[UUID]) -> None:
+        """In a batch: loads ``ids`` and what shares their clocks (two levels: a contract's
+        relationship, its other contracts) in one query per level, for the batch's
+        commands to use without a query each. Outside a batch, or without the cache,
+        nothing to do."""
+        batch = current_batch.get()
+        if batch is None or batch.engine is not self or self.aggregates is None:
+            return
+        wanted = set(ids)
+        for _ in range(3):
+            wanted -= batch.current | batch.absent
+            if not wanted:
+                return
+            current, absent = self.aggregates.prefetch(wanted)
+            batch.current |= current
+            batch.absent |= absent
+            wanted = {companion for i in current
+                      if (template := self.aggregates.peek(i)) is not None
+                      for _, companion in self.companions(template)}
+
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate with this id, or None when it was never created."""
+        batch = current_batch.get()
+        prefetched = batch is not None and batch.engine is self
+        if prefetched and aggregate_id in batch.absent:  # type: ignore[union-attr]
+            return None
         try:
-            found: object = (self.aggregates.get(aggregate_id) if self.aggregates is not None
-                             else self.repository.get(aggregate_id))
+            found: object = (
+                self.aggregates.get(aggregate_id, current=prefetched and aggregate_id
+                                    in batch.current)  # type: ignore[union-attr]
+                if self.aggregates is not None else self.repository.get(aggregate_id))
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

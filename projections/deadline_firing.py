@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from domain.deadlines import Deadline
 from domain.errors import ConcurrencyConflict, LedgerError
 from ledger.application import EscrowLedger
+from ledger.idempotency import CommandRecord
 from ledger.stores import backend_of
 from projections.runner import ProjectionRunner
 
@@ -78,8 +80,13 @@ def fire_batch(app: EscrowLedger, deadlines: list[Deadline], now: datetime) -> l
     alone instead, so the refused one is retired with its reason and the
     others still fire.
     """
+    def work() -> list[Any]:
+        app.prefetch([*(s for d in deadlines if (s := _uuid(d.subject)) is not None),
+                      *(CommandRecord.id_for(d.idempotency_key) for d in deadlines)])
+        return [app.fire_deadline(d, now=now) for d in deadlines]
+
     try:
-        results, batch = app.run_batch(lambda: [app.fire_deadline(d, now=now) for d in deadlines])
+        results, batch = app.run_batch(work)
     except ConcurrencyConflict:
         raise
     except LedgerError:
@@ -101,6 +108,13 @@ def fire_batch(app: EscrowLedger, deadlines: list[Deadline], now: datetime) -> l
     return fired
 
 
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
 def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
              *, limit: int = 1000, batch_size: int = FIRING_BATCH) -> list[Fired]:
     """Fires up to ``limit`` deadlines due by ``upto``, earliest first, in batches.
@@ -115,7 +129,7 @@ def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
     fired: list[Fired] = []
     tried: set[str] = set()
     while len(fired) < limit:
-        runner.catch_up()
+        runner.catch_up(only=("deadlines",))  # the other views follow at the end
         room = min(batch_size, limit - len(fired))
         due = [d for d in runner.deadlines.queries.due(upto, limit=len(tried) + room)
                if d.idempotency_key not in tried][:room]
