@@ -76,6 +76,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": _request_id(record),
+            "pid": record.process,  # which worker of `ledger serve --workers N`
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):

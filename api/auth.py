@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -80,9 +80,13 @@ def authenticate(
     return caller
 
 
-def require_scope(scope: str) -> Callable[..., Caller]:
-    """A dependency that authenticates the caller and checks it holds ``scope``."""
-    def dependency(
+def require_scope(scope: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that authenticates the caller and checks it holds ``scope``.
+
+    ``async`` although it never awaits: it never blocks (a constant-time compare of a
+    few keys), and FastAPI runs a plain ``def`` dependency in the thread pool, a hop
+    there and back on every request."""
+    async def dependency(
         services: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:

@@ -21,15 +21,28 @@ ReadCaller = Annotated[Caller, Depends(require_scope(READ))]
 FinanceCaller = Annotated[Caller, Depends(require_scope(FINANCE))]
 AuditCaller = Annotated[Caller, Depends(require_scope(AUDIT))]
 
+MAX_POSITION = 2**63 - 1
+"""The largest log position a store can hold (PostgreSQL's bigint): beyond is malformed."""
+
 MinPosition = Annotated[
     int | None,
     Query(
         ge=0,
+        le=MAX_POSITION,
         description="Answer only once the read reflects at least this log position "
         "(the `position` a command returned). 503 `projection-behind` if it does not "
         "within a few seconds.",
     ),
 ]
+
+
+def require_in_log(services: Services, min_position: int | None) -> None:
+    """422 ``position-not-in-log`` for a ``min_position`` the log has not reached, on reads
+    served from the log itself too (they need no wait, but the rule is one for every read)."""
+    if min_position is not None and min_position > (head := services.ledger.position()):
+        raise ApiProblem(422, "position-not-in-log",
+                         f"min_position {min_position} is beyond the log's position {head}: "
+                         "send a position a command returned")
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,7 @@ class Command:
         return self.caller.actor(given)
 
 
-def command_context(
+async def command_context(
     services: ServicesDep,
     caller: CommandCaller,
     idempotency_key: Annotated[
@@ -67,6 +80,8 @@ def command_context(
         ),
     ] = None,
 ) -> Command:
+    """Checks the headers every command carries. ``async`` because it never blocks (string
+    checks only): FastAPI then runs it on the event loop instead of a thread-pool hop."""
     if idempotency_key is None or not idempotency_key.strip():
         raise ApiProblem(400, "idempotency-key-missing",
                          "every command needs an 'Idempotency-Key' header")
@@ -100,7 +115,7 @@ def parse_if_match(value: str | None) -> int | None:
 CommandDep = Annotated[Command, Depends(command_context)]
 
 
-def finance_command_context(
+async def finance_command_context(
     services: ServicesDep,
     caller: FinanceCaller,
     idempotency_key: Annotated[
@@ -110,7 +125,7 @@ def finance_command_context(
 ) -> Command:
     """A command only finance may send (holds, flags): the ``finance`` scope, not
     ``commands``; idempotent like every other."""
-    return command_context(services, caller, idempotency_key, None)
+    return await command_context(services, caller, idempotency_key, None)
 
 
 FinanceCommandDep = Annotated[Command, Depends(finance_command_context)]

@@ -57,9 +57,18 @@ LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 deadlines to them, and near 9999-12-31 that overflows (a 500, not a refusal)."""
 
 
+_ISO_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
 def _time_text(value: Any) -> Any:
-    if not isinstance(value, str | datetime):  # a JSON number is not a time, whatever its unit
-        raise ValueError("a time is an ISO 8601 string with a time zone")
+    # a number is not a time, whatever its unit: pydantic would read 1700000000 (or the
+    # text "1700000000", as a query string sends it) as seconds since 1970, and a bare
+    # date as its midnight; neither is what a caller meant by "as of"
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+        raise ValueError("a time is an ISO 8601 date-time with a time zone, such as "
+                         "2026-03-02T09:00:00Z")
     return value
 
 

@@ -25,6 +25,9 @@ class Services:
     read_wait_timeout: float = 5.0
     owns_ledger: bool = False
     background: BackgroundProjector | None = None
+    projector_elsewhere: bool = False
+    """Another process keeps the views current (``ledger serve --workers N``): a read
+    without ``min_position`` takes them as they are, as with ``background``."""
 
     def answer(self, result: CommandResult, response: Response) -> dict[str, Any]:
         """A command's HTTP body: its response plus the log position; marks replays."""
@@ -72,7 +75,7 @@ class Services:
                     headers={"Retry-After": "1"},
                 )
             return position
-        if self.background is None:
+        if self.background is None and not self.projector_elsewhere:
             return self.projector.catch_up()
         return self.projector.position()
 
@@ -83,7 +86,9 @@ class Services:
         return None if error is None else f"{type(error).__name__}: {error}"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """``async`` so FastAPI calls it on the event loop: a plain ``def`` dependency costs a
+    hop to the thread pool and back on every request, for one attribute lookup."""
     services = request.app.state.services
     assert isinstance(services, Services)
     return services

@@ -1,9 +1,9 @@
 """Fail fast while the database is down: a circuit breaker in front of every store-backed route.
 
-Why: while PostgreSQL is unreachable, each store call waits for a connection
-and the library tries it 10 times, so a request takes about 22 s to answer its
-503. Under load every worker thread would be stuck in such waits and the API
-would stop answering anything. After one request found the store unreachable,
+Why: while PostgreSQL is unreachable, the first store call waits for a
+connection (``POSTGRES_CONNECT_TIMEOUT``, 2 s; the store's pool then refuses at
+once, see ``ledger.stores.FailFastPool``). Under load every worker thread would
+still be stuck in such waits. After one request found the store unreachable,
 the breaker answers the next ones at once (503 ``store-unavailable`` with
 ``Retry-After``) for ``OPEN_SECONDS``; then one request is let through to try
 the store again, and a success closes the breaker. ``/v1/health`` reports
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem_response, store_unavailable_handler
+from ledger.stores import StoreUnreachable
 
 OPEN_SECONDS = 2.0
 ALWAYS_TRIED = ("/v1/health", "/v1/problems", "/docs", "/openapi.json", "/redoc")
@@ -93,6 +94,8 @@ def unreachable(exc: BaseException) -> bool:
     """A PostgreSQL store that could not be reached: no connection, or none from the pool
     in time. An error the server itself answered (a lock timeout, with its SQLSTATE) is
     contention, not an outage; SQLite's "database is locked" likewise never trips it."""
+    if isinstance(exc, StoreUnreachable):
+        return True
     cause = exc.__cause__ or exc.__context__
     module = type(cause).__module__ if cause is not None else ""
     return module.startswith(("psycopg", "psycopg_pool")) and \
@@ -110,6 +113,7 @@ def install_store_breaker(app: FastAPI, breaker: StoreBreaker | None = None) -> 
 
     app.add_exception_handler(OperationalError, tripping_handler)
     app.add_exception_handler(InterfaceError, tripping_handler)
+    app.add_exception_handler(StoreUnreachable, tripping_handler)
     app.add_middleware(StoreBreakerMiddleware, breaker=breaker)
     app.state.store_breaker = breaker
     return breaker

@@ -429,7 +429,7 @@ SUMMARY_HEADER = ["backend", "workers", "our cmds/s", "flows/s", "p50 ms", "p95 
                   "ours/pgbench"]
 
 
-TEXT_COLUMNS = frozenset({"backend", "command"})
+TEXT_COLUMNS = frozenset({"backend", "command", "mode"})
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> str:

@@ -14,14 +14,13 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from domain.bookkeeping.postings import books_balance
 from ledger.application import EscrowLedger
 from ledger.bootstrap import build_ledger
-from ledger.settings import SCOPES, Settings
+from ledger.settings import Settings
 
 TEST_CLOCK_WARNING = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -47,7 +46,8 @@ def _scheduler(app: EscrowLedger, settings: Settings) -> Any:
 
     return start_scheduler(app, ProjectionRunner(app),
                            interval_seconds=settings.scheduler_interval_seconds,
-                           batch_size=settings.scheduler_batch_size)
+                           batch_size=settings.scheduler_batch_size,
+                           firing_batch=settings.scheduler_firing_batch)
 
 
 def prepare_ledger(settings: Settings, *, demo: bool) -> EscrowLedger:
@@ -66,46 +66,9 @@ def prepare_ledger(settings: Settings, *, demo: bool) -> EscrowLedger:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from entrypoints.serve import serve
 
-    from api.main import create_app
-    from api.request_id import uvicorn_log_config
-
-    settings = Settings()
-    keys: Mapping[str, frozenset[str]] = settings.parsed_api_keys()
-    if settings.api_keys_file:
-        from api.key_file import KeyFile
-
-        key_file = KeyFile(Path(settings.api_keys_file))
-        keys = key_file
-        signal.signal(signal.SIGHUP, lambda *_: key_file.reload())
-        print(f"API keys from {settings.api_keys_file} ({len(key_file)} key(s)); re-read "
-              "when it changes, or now on SIGHUP")
-    app = prepare_ledger(settings, demo=args.demo)
-    if not keys:
-        key = dev_api_key()
-        keys = {key: SCOPES}
-        print("LEDGER_API_KEYS is not set: using a development key with every scope.")
-        print(f"  Authorization: Bearer {key}")
-        print(f"  try: curl -H 'Authorization: Bearer {key}' "
-              f"http://{args.host}:{args.port}/v1/freelancers/freelancer-ada/balances")
-    web = create_app(settings, ledger=app, api_keys=keys)
-    if settings.metrics_port is not None:
-        from api.metrics import serve_metrics
-
-        serve_metrics(web.state.services, args.host, settings.metrics_port)
-        print(f"metrics on http://{args.host}:{settings.metrics_port}/metrics (no key)")
-    scheduler = None if args.no_scheduler else _scheduler(app, settings)
-    print(f"serving escrow-ledger on http://{args.host}:{args.port} "
-          f"(docs at /docs, store {settings.database_url}, "
-          f"scheduler {'off' if scheduler is None else 'on'})")
-    try:
-        uvicorn.run(web, host=args.host, port=args.port, log_level="info", access_log=False,
-                    log_config=uvicorn_log_config(settings.log_format))
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-    return 0
+    return serve(args)
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -142,7 +105,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
     settings = Settings()
     app = build_ledger(settings)
-    fired = tick(app, ProjectionRunner(app), batch_size=settings.scheduler_batch_size)
+    fired = tick(app, ProjectionRunner(app), batch_size=settings.scheduler_batch_size,
+                 firing_batch=settings.scheduler_firing_batch)
     print(f"fired {len(fired)} due deadline(s)")
     return 0
 
@@ -240,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="seed the demo into an empty store first (make run does)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="serve the API only; run `ledger scheduler` elsewhere")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="API worker processes (default 1); with more than one, the "
+                       "parent process runs the scheduler and the projector")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("scheduler", help="fire due deadlines, without the API").set_defaults(
         func=cmd_scheduler)

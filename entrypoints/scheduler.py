@@ -11,23 +11,26 @@ import logging
 from typing import Any
 
 from ledger.application import EscrowLedger
-from projections.deadline_firing import Fired, exclusive_tick, fire_due
+from projections.deadline_firing import FIRING_BATCH, Fired, exclusive_tick, fire_due
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 
 
-def tick(app: EscrowLedger, runner: ProjectionRunner, *, batch_size: int = 500) -> list[Fired]:
-    """One poll: every deadline due by the ledger's clock, up to ``batch_size``."""
+def tick(app: EscrowLedger, runner: ProjectionRunner, *, batch_size: int = 500,
+         firing_batch: int = FIRING_BATCH) -> list[Fired]:
+    """One poll: every deadline due by the ledger's clock, up to ``batch_size``, fired
+    ``firing_batch`` to a transaction."""
     with exclusive_tick(runner) as ours:
         if not ours:
             log.info("another scheduler is working this store's deadlines; skipping this tick")
             return []
-        return fire_due(app, runner, app.clock.now(), limit=batch_size)
+        return fire_due(app, runner, app.clock.now(), limit=batch_size, batch_size=firing_batch)
 
 
 def start_scheduler(app: EscrowLedger, runner: ProjectionRunner, *,
-                    interval_seconds: float = 30.0, batch_size: int = 500) -> Any:
+                    interval_seconds: float = 30.0, batch_size: int = 500,
+                    firing_batch: int = FIRING_BATCH) -> Any:
     """An APScheduler job polling for due deadlines; one instance at a time."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -35,7 +38,7 @@ def start_scheduler(app: EscrowLedger, runner: ProjectionRunner, *,
 
     def job() -> None:
         try:
-            fired = tick(app, runner, batch_size=batch_size)
+            fired = tick(app, runner, batch_size=batch_size, firing_batch=firing_batch)
             for f in fired:
                 log.info("fired %s due %s%s", f.deadline.deadline_id, f.deadline.due.isoformat(),
                          " (retired: refused for good)" if f.retired else "",

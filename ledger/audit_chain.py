@@ -40,8 +40,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.string import ByteaBinaryLoader
 
 from ledger.stores import backend_of
 
@@ -77,7 +78,20 @@ def link_input(previous: bytes, row: Row) -> bytes:
 
 
 def next_link(previous: bytes, row: Row) -> bytes:
-    return hashlib.sha256(link_input(previous, row)).digest()
+    return _link(previous, row.position, row.originator_id.bytes, row.originator_version,
+                 row.topic.encode("utf-8"), row.state)
+
+
+_FIXED = struct.Struct(">q16sqI")  # position, aggregate id, version, len(topic)
+_LENGTH = struct.Struct(">I")
+
+
+def _link(previous: bytes, position: int, originator_id: bytes, version: int, topic: bytes,
+          state: bytes) -> bytes:
+    """``link_input`` hashed with no ``Row`` built: verify's inner loop."""
+    return hashlib.sha256(b"".join((
+        previous, _FIXED.pack(position, originator_id, version, len(topic)), topic,
+        _LENGTH.pack(len(state)), state))).digest()
 
 
 # ---- the recorders: the link is written inside the event's own transaction ----------------
@@ -146,6 +160,17 @@ class _SQLiteSQL:
             c.execute(self.q(statement), params)
             return list(c.fetchall())
 
+    def tuples(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # plain tuples: this cursor only
+            c.execute(self.q(statement), params)
+            return list(c.fetchall())
+
+    @staticmethod
+    def id_bytes(value: Any) -> bytes:  # canonical text as stored: no UUID object
+        raw = bytes.fromhex(value.replace("-", ""))
+        return raw if len(raw) == 16 else UUID(value).bytes
+
 
 class _PostgresSQL:
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
@@ -168,6 +193,16 @@ class _PostgresSQL:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self.q(statement), params)
             return list(curs.fetchall())
+
+    def tuples(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """Binary tuples, UUIDs as 16 raw bytes: nothing to parse (hex bytea was half)."""
+        with self.datastore.transaction(commit=False) as curs:
+            cur = curs.connection.cursor(binary=True, row_factory=tuple_row)
+            cur.adapters.register_loader("uuid", ByteaBinaryLoader)  # this cursor only
+            cur.execute(self.q(statement), params)
+            return list(cur.fetchall())
+
+    id_bytes = staticmethod(bytes)  # ``tuples`` read the id as its raw bytes
 
 
 Dialect = _SQLiteSQL | _PostgresSQL
@@ -291,15 +326,19 @@ def head(app: Application[Any]) -> Digest:
 
 
 def _stream(d: Dialect, select: str, column: str, *, after: int, upto: int) -> Iterator[Any]:
-    """Rows of ``select`` with ``after < column <= upto`` in that order, 10,000 at a time."""
-    statement = (select + f" WHERE {column} > %s AND {column} <= %s "
-                 f"ORDER BY {column} LIMIT {BATCH}")
-    while True:
-        rows = d.read(statement, [after, upto])
+    """Rows of ``select`` with ``after < column <= upto`` in that order, 10,000 at a time, as
+    plain tuples (``d.tuples``). ``upto`` is applied here: with both bounds in SQL,
+    PostgreSQL's planner (on a table not yet analysed) sorted the whole remaining range
+    for every page, quadratic in the log; ORDER BY ... LIMIT walks the primary key."""
+    statement = select + f" WHERE {column} > %s ORDER BY {column} LIMIT {BATCH}"
+    while rows := d.tuples(statement, [after]):
+        if int(rows[-1][0]) > upto:
+            yield from (r for r in rows if int(r[0]) <= upto)
+            return
         yield from rows
         if len(rows) < BATCH:
             return
-        after = int(rows[-1]["position"])
+        after = int(rows[-1][0])
 
 
 def verify(app: Application[Any], *, upto: int | None = None,
@@ -318,24 +357,27 @@ def verify(app: Application[Any], *, upto: int | None = None,
     events = _stream(d, _EVENTS, "{id}", after=_BEFORE_ALL, upto=upto)
     chain = _stream(d, _LINKS, "position", after=_BEFORE_ALL, upto=upto)
     previous, checked, last = GENESIS, 0, 0
+    topics: dict[str, bytes] = {}
+    id_bytes = d.id_bytes
     link_row = next(chain, None)
-    for raw in events:
-        row = d.row(raw)
-        if link_row is not None and int(link_row["position"]) < row.position:
-            return VerifyReport(False, checked, last, int(link_row["position"]),
+    for position, originator_id, version, topic, state in events:
+        if link_row is not None and link_row[0] < position:
+            return VerifyReport(False, checked, last, int(link_row[0]),
                                 "a link for a missing event")
-        if link_row is None or int(link_row["position"]) > row.position:
-            return VerifyReport(False, checked, last, row.position, "an event without a link")
-        previous = next_link(previous, row)
-        if bytes(link_row["link"]) != previous:
-            return VerifyReport(False, checked, last, row.position,
+        if link_row is None or link_row[0] > position:
+            return VerifyReport(False, checked, last, position, "an event without a link")
+        encoded = topics.get(topic) or topics.setdefault(topic, topic.encode("utf-8"))
+        previous = _link(previous, position, id_bytes(originator_id), version, encoded,
+                         bytes(state))
+        if bytes(link_row[1]) != previous:
+            return VerifyReport(False, checked, last, position,
                                 "the event's link does not match its stored fields")
-        checked, last = checked + 1, row.position
+        checked, last = checked + 1, position
         if progress is not None and checked % BATCH == 0:
             progress(checked, upto)
         link_row = next(chain, None)
     if link_row is not None:
-        return VerifyReport(False, checked, last, int(link_row["position"]),
+        return VerifyReport(False, checked, last, int(link_row[0]),
                             "a link for a missing event")
     if progress is not None:
         progress(checked, upto)
@@ -394,11 +436,11 @@ def proof(app: Application[Any], position: int, digest: Digest) -> dict[str, Any
     d = _dialect(app)
     before = d.read("SELECT link FROM {chain} WHERE position < %s "
                     "ORDER BY position DESC LIMIT 1", [position])
-    links = {int(r["position"]): bytes(r["link"]) for r in _stream(
+    links = {int(r[0]): bytes(r[1]) for r in _stream(
         d, _LINKS, "position", after=position - 1, upto=digest.position)}
     events = [_row_json(row, links.get(row.position)) for row in (
-        d.row(raw) for raw in _stream(d, _EVENTS, "{id}", after=position - 1,
-                                      upto=digest.position))]
+        Row(int(p), UUID(bytes=d.id_bytes(o)), int(v), t, bytes(s)) for p, o, v, t, s in
+        _stream(d, _EVENTS, "{id}", after=position - 1, upto=digest.position))]
     return {
         "encoding": ENCODING,
         "position": position,

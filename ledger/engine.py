@@ -282,14 +282,16 @@ class CommandEngine(Application[UUID]):
     def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate with this id, or None when it was never created."""
         batch = current_batch.get()
-        prefetched = batch is not None and batch.engine is self
-        if prefetched and aggregate_id in batch.absent:  # type: ignore[union-attr]
+        if batch is not None and batch.engine is not self:
+            batch = None
+        if batch is not None and aggregate_id in batch.absent:
             return None
         try:
-            found: object = (
-                self.aggregates.get(aggregate_id, current=prefetched and aggregate_id
-                                    in batch.current)  # type: ignore[union-attr]
-                if self.aggregates is not None else self.repository.get(aggregate_id))
+            if self.aggregates is None:
+                found: object = self.repository.get(aggregate_id)
+            else:
+                found = self.aggregates.get(aggregate_id, current=batch is not None
+                                            and aggregate_id in batch.current)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         default=None, description="Where a test clock starts on an empty store (ISO 8601, UTC)")
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     scheduler_batch_size: int = Field(default=500, gt=0)
+    scheduler_firing_batch: int = Field(
+        default=250, gt=0, le=1000, description="Deadlines fired per transaction (all or "
+        "nothing; one refused deadline makes its batch fire one by one)")
     metrics_port: int | None = Field(
         default=None, description="Serve GET /metrics without a key on this port too (bind it "
         "where only the scraper reaches); unset: /metrics on the API, scope audit")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from eventsourcing.persistence import IntegrityError, OperationalError, Recorder
-from eventsourcing.postgres import PostgresFactory, PostgresRecorder
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, Recorder
+from eventsourcing.postgres import ConnectionPool, PostgresFactory, PostgresRecorder
 from eventsourcing.sqlite import SQLiteFactory, SQLiteRecorder
 
 Backend = Literal["sqlite", "postgres"]
@@ -40,6 +41,94 @@ def ddl_lock_key(schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+class StoreUnreachable(PersistenceError):
+    """PostgreSQL cannot be reached: no connection could be opened moments ago.
+
+    Deliberately not an ``OperationalError``: the library retries every store call
+    10 times on those (each retry waiting for a connection), which made the first
+    request of an outage answer after about 22 s. This error passes through those
+    retries, so a call fails within one connection wait.
+    """
+
+
+class FailFastPool(ConnectionPool[Any]):
+    """The library's connection pool, refusing at once while the server is known down.
+
+    Why: see ``StoreUnreachable``. The pool notes when opening a connection fails
+    (the server refused or did not answer) and when one succeeds. In between,
+    asking for a connection raises ``StoreUnreachable`` without waiting, except
+    that every ``PROBE_SECONDS`` one caller tries to open a connection itself, so
+    the service finds the server back by itself (about as fast as that, whatever
+    the pool's own reconnection backoff has grown to). The background reconnection
+    gives up after ``RECONNECT_SECONDS`` instead of 5 minutes of backoff, so a
+    pool that lost its connections grows again on demand once the server is back.
+    """
+
+    PROBE_SECONDS = 0.5
+    RECONNECT_SECONDS = 5.0
+    PING_IDLE_SECONDS = 1.0
+    """A pooled connection is pinged (``POSTGRES_PRE_PING``) only after this long unused:
+    one returned moments ago is as good as a ping's answer, and pinging every checkout
+    was a quarter of a Monday burst's time (a ``SELECT 1`` round trip per store call)."""
+    _down_since: float | None = None
+    _last_probe = 0.0
+    _probe_lock: threading.Lock
+    _returned_at: dict[int, float]
+
+    @classmethod
+    def adopt(cls, pool: ConnectionPool[Any]) -> None:
+        """Turns the pool the library built into one of these (it builds its own)."""
+        pool.__class__ = cls
+        assert isinstance(pool, cls)
+        pool._probe_lock = threading.Lock()
+        pool._returned_at = {}
+        pool.reconnect_timeout = cls.RECONNECT_SECONDS
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def _connect(self, timeout: float | None = None) -> Any:
+        try:
+            conn = super()._connect(timeout)
+        except Exception:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+            raise
+        self._down_since = None
+        return conn
+
+    def putconn(self, conn: Any) -> None:
+        self._returned_at[id(conn)] = time.monotonic()
+        super().putconn(conn)
+
+    def _check_connection(self, conn: Any) -> None:
+        returned = self._returned_at.pop(id(conn), None)
+        if returned is not None and time.monotonic() - returned < self.PING_IDLE_SECONDS:
+            return
+        super()._check_connection(conn)
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        if self._down_since is not None:
+            self._probe_or_refuse()
+        return super().getconn(timeout)
+
+    def _probe_or_refuse(self) -> None:
+        if not self._probe_lock.acquire(blocking=False):
+            raise StoreUnreachable("the database is unreachable (being probed)")
+        try:
+            now = time.monotonic()
+            if now - self._last_probe < self.PROBE_SECONDS:
+                raise StoreUnreachable("the database was unreachable moments ago")
+            self._last_probe = now
+            try:
+                self._connect(timeout=self.timeout).close()
+            except Exception as e:
+                raise StoreUnreachable(f"the database is unreachable: {e}") from e
+        finally:
+            self._probe_lock.release()
+
+
 class SchemaLockingPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, creating tables one process at a time.
 
@@ -51,7 +140,13 @@ class SchemaLockingPostgresFactory(PostgresFactory):
     lock on the schema while a recorder creates its tables makes the second
     process wait, then find everything there. The lock is held on a connection
     of its own, so the creating transactions run as the library writes them.
+
+    Its pool fails fast while the server is down: see ``FailFastPool``.
     """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        FailFastPool.adopt(self.datastore.pool)
 
     def aggregate_recorder(self, purpose: str = "events") -> Any:
         with self._creating_tables():

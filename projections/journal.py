@@ -11,7 +11,7 @@ The SQL is shared by both stores (``projections.store``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,56 +21,14 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
 from domain.bookkeeping.accounts import kind_of
-from domain.bookkeeping.postings import JournalEntry, Side
+from domain.bookkeeping.postings import Side
 from domain.deadlines import epoch_us
 from domain.errors import InvalidInput, UnbalancedEntry
-from domain.money import currency_of, minor_unit_exponent, to_minor_units
+from domain.money import currency_of, minor_unit_exponent
+from projections.postings import PostingReader
+from projections.postings import PostingRow as PostingRow  # its home now; kept importable
+from projections.postings import rows_for as rows_for
 from projections.store import PostgresView, SQLiteView, View, open_view
-
-
-@dataclass(frozen=True)
-class PostingRow:
-    notification_id: int
-    line: int
-    originator_id: str
-    originator_version: int
-    event_type: str
-    effective_us: int
-    memo: str
-    account: str
-    side: str
-    amount_minor: int
-    currency: str
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            self.notification_id, self.line, self.originator_id, self.originator_version,
-            self.event_type, self.effective_us, self.memo, self.account, self.side,
-            self.amount_minor, self.currency,
-        )
-
-
-def rows_for(event: Any, notification_id: int) -> list[PostingRow]:
-    """The postings an event carries; events without an entry post nothing."""
-    entry = getattr(event, "entry", None)
-    if not isinstance(entry, JournalEntry):
-        return []
-    return [
-        PostingRow(
-            notification_id=notification_id,
-            line=i,
-            originator_id=str(event.originator_id),
-            originator_version=event.originator_version,
-            event_type=type(event).__qualname__,
-            effective_us=epoch_us(event.timestamp),
-            memo=entry.memo,
-            account=p.account,
-            side=p.side.value,
-            amount_minor=to_minor_units(p.amount),
-            currency=p.amount.currency.code,
-        )
-        for i, p in enumerate(entry.postings)
-    ]
 
 
 @dataclass(frozen=True)
@@ -110,7 +68,7 @@ def minor_json(minor: int, currency: str) -> dict[str, str]:
 
 
 JOURNAL_TABLES = {"postings": "journal_postings", "balances": "account_balances",
-                  "index": "journal_postings_account_time"}
+                  "index": "journal_postings_account_cover"}
 JOURNAL_CREATE = (
     "CREATE TABLE IF NOT EXISTS {postings} ("
     "notification_id BIGINT NOT NULL, line INTEGER NOT NULL, "
@@ -119,17 +77,19 @@ JOURNAL_CREATE = (
     "account TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('debit', 'credit')), "
     "amount_minor BIGINT NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL, "
     "PRIMARY KEY (notification_id, line))",
-    "CREATE INDEX IF NOT EXISTS {index} ON {postings} (account, effective_us)",
+    # covering: an as-of balance sums an account's postings from the index alone (on
+    # PostgreSQL an index-only scan, 4x faster on a busy account than visiting the rows);
+    # stores made before keep their old (account, effective_us) index beside it
+    "CREATE INDEX IF NOT EXISTS {index} ON {postings} "
+    "(account, effective_us, currency, side, amount_minor)",
     "CREATE TABLE IF NOT EXISTS {balances} ("
     "account TEXT NOT NULL, currency TEXT NOT NULL, "
     "debits_minor BIGINT NOT NULL DEFAULT 0, credits_minor BIGINT NOT NULL DEFAULT 0, "
     "PRIMARY KEY (account, currency))",
 )
-INSERT_POSTING = (
-    "INSERT INTO {postings} (notification_id, line, originator_id, originator_version, "
-    "event_type, effective_us, memo, account, side, amount_minor, currency) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
+POSTING_COLUMNS = ("notification_id", "line", "originator_id", "originator_version",
+                   "event_type", "effective_us", "memo", "account", "side", "amount_minor",
+                   "currency")
 UNBALANCED_IN_RANGE = (
     "SELECT notification_id, currency FROM {postings} "
     "WHERE notification_id BETWEEN %s AND %s GROUP BY notification_id, currency "
@@ -152,6 +112,7 @@ class SQLiteJournalView(SQLiteView):
 class PostgresJournalView(PostgresView):
     TABLES = JOURNAL_TABLES
     CREATE = JOURNAL_CREATE
+    PIPELINE = False  # its postings go by COPY, one round trip per batch already
 
 
 def balance_deltas(rows: Iterable[PostingRow]) -> list[tuple[str, str, int, int]]:
@@ -173,12 +134,19 @@ class JournalProjection:
         self.name = app.name
         self.view = open_view(app, SQLiteJournalView, PostgresJournalView)
         self.queries = JournalQueries(self.view, self.name)
+        self.reader = PostingReader(app.mapper)
 
     def position(self) -> int:
         return self.queries.position()
 
     def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None:
         self.record([row for n, event in batch for row in rows_for(event, n)], tracking)
+
+    def handle_raw(self, notifications: Sequence[Any], decode: Callable[[Any], Any],
+                   tracking: Tracking) -> None:
+        """The runner's fast path: raw notifications, decoded only where the postings
+        cannot be read from the stored JSON (``projections.postings``)."""
+        self.record(self.reader.rows(notifications, decode), tracking)
 
     def record(self, rows: Sequence[PostingRow], tracking: Tracking) -> None:
         record_rows(self.view, rows, tracking)
@@ -197,7 +165,7 @@ def record_rows(view: View, rows: Sequence[PostingRow], tracking: Tracking) -> N
     with view.writing(tracking) as cursor:
         if not rows:
             return
-        cursor.executemany(view.sql(INSERT_POSTING), [r.as_tuple() for r in rows])
+        view.insert_many(cursor, "postings", POSTING_COLUMNS, [r.as_tuple() for r in rows])
         cursor.executemany(view.sql(UPSERT_BALANCE), balance_deltas(rows))
         cursor.execute(view.sql(UNBALANCED_IN_RANGE),
                        [rows[0].notification_id, rows[-1].notification_id])

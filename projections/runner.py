@@ -6,14 +6,17 @@ The library's ``ProjectionRunner`` needs a store that pushes notifications
 tracking record after a restart, and lets a reader wait until its own write is
 visible. Several projections share one pull: each batch is decoded once and
 handed to every projection still behind it, each written in its own
-transaction with its own tracking name.
+transaction with its own tracking name. Decoding is lazy and done at most
+once per notification: a projection that reads raw notifications
+(``handle_raw``: the journal reads postings from the stored JSON) leaves the
+events it does not need undecoded.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.application import Application
@@ -25,6 +28,7 @@ from projections.journal import JournalProjection
 from projections.jss import JssProjection
 from projections.payouts import PayoutsProjection
 from projections.revenue import RevenueProjection
+from projections.store import read_notifications
 
 
 class Projection(Protocol):
@@ -38,6 +42,25 @@ class Projection(Protocol):
     def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None: ...
 
     def reset(self) -> None: ...
+
+
+class _Decoded:
+    """One batch's decoding, each notification at most once, only when first asked."""
+
+    def __init__(self, to_domain_event: Callable[[Any], Any]) -> None:
+        self.to_domain_event = to_domain_event
+        self.events: dict[int, Any] = {}
+
+    def __call__(self, notification: Any) -> Any:
+        event = self.events.get(notification.id)
+        if event is None:
+            event = self.events[notification.id] = self.to_domain_event(notification)
+        return event
+
+
+REBUILD_BATCH = 5000
+"""Notifications per transaction while rebuilding: fewer, larger writes (a rebuild is
+alone on an empty view; a few thousand decoded events are a few megabytes)."""
 
 
 class ProjectionRunner:
@@ -66,37 +89,49 @@ class ProjectionRunner:
         """The position every projection has reached (the slowest one's)."""
         return min(p.position() for p in self.projections.values())
 
-    def catch_up(self) -> int:
+    def catch_up(self, only: Collection[str] | None = None) -> int:
         """Processes every notification not yet tracked; returns the new position.
 
-        A batch that cannot be stored is not skipped (a view would silently lose
-        money): the error is kept in ``last_error`` for health checks and raised.
+        ``only`` names the projections to bring up (the scheduler's rounds need the
+        deadlines alone; the rest follow at its end). A batch that cannot be stored
+        is not skipped (a view would silently lose money): the error is kept in
+        ``last_error`` for health checks and raised.
         """
+        return self._guarded(self.batch_size, only)
+
+    def _guarded(self, batch_size: int, only: Collection[str] | None = None) -> int:
         try:
-            position = self._catch_up()
+            position = self._catch_up(batch_size, only)
         except Exception as e:
             self.last_error = e
             raise
         self.last_error = None
-        self.caught_up_at = time.monotonic()  # no notification was left when it returned
+        if only is None:
+            self.caught_up_at = time.monotonic()  # no notification was left when it returned
         return position
 
-    def _catch_up(self) -> int:
+    def _catch_up(self, batch_size: int, only: Collection[str] | None = None) -> int:
+        chosen = {n: p for n, p in self.projections.items() if only is None or n in only}
         with self._lock:
             while True:
-                positions = {name: p.position() for name, p in self.projections.items()}
+                positions = {name: p.position() for name, p in chosen.items()}
                 start = min(positions.values()) + 1
-                notifications = self.app.recorder.select_notifications(
-                    start=start, limit=self.batch_size)
+                notifications = read_notifications(self.app, start, batch_size)
                 if not notifications:
                     return start - 1
-                batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-                for name, projection in self.projections.items():
-                    behind = [(n, e) for n, e in batch if n > positions[name]]
-                    if not behind:
+                last = notifications[-1].id
+                decode = _Decoded(self.app.mapper.to_domain_event)
+                for name, projection in chosen.items():
+                    if positions[name] >= last:
                         continue
+                    mine = [n for n in notifications if n.id > positions[name]]
+                    tracking = Tracking(projection.name, last)
+                    handle_raw = getattr(projection, "handle_raw", None)
                     try:
-                        projection.handle(behind, Tracking(projection.name, behind[-1][0]))
+                        if handle_raw is not None:
+                            handle_raw(mine, decode, tracking)
+                        else:
+                            projection.handle([(n.id, decode(n)) for n in mine], tracking)
                     except IntegrityError:
                         # Another process recorded this batch first; nothing was
                         # written here (one transaction): read the new position.
@@ -111,7 +146,7 @@ class ProjectionRunner:
         with self._lock:
             for projection in self._named(name):
                 projection.reset()
-        return self.catch_up()
+        return self._guarded(max(self.batch_size, REBUILD_BATCH))
 
     def _named(self, name: str | None) -> list[Projection]:
         if name is None:

@@ -20,6 +20,8 @@ _DESCRIPTIONS = {
     409: "Not allowed in the current state, or idempotency key reused with another body.",
     422: "Malformed body or values the ledger refuses (money, currency, fee rate...).",
     413: "The JSON body is over 1 MiB (`payload-too-large`); nothing was written.",
+    415: "A body in a media type the route does not read (`unsupported-media-type`): JSON "
+    "routes read `application/json`, the reconciliation upload a form; nothing was written.",
     503: "The database is unavailable (`store-unavailable`), or a read's view has not reached "
     "`min_position` (`projection-behind`); nothing was written: retry after `Retry-After`.",
 }
@@ -42,9 +44,9 @@ PartyIdPath = Annotated[str, Path(
     description=f"A client or freelancer id: `{PARTY_ID}` (anything else is 422: no such party "
     "can exist, and PostgreSQL cannot even look up a NUL).")]
 
-COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
+COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 READ_PROBLEMS = problem_responses(401, 403, 404, 422, 503)
-QUERY_PROBLEMS = problem_responses(400, 401, 403, 404, 413, 422, 503)
+QUERY_PROBLEMS = problem_responses(400, 401, 403, 404, 413, 415, 422, 503)
 """A POST that only reads (the audit chain's): a body to read, nothing to write."""
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.deps import MinPosition, ReadCaller
+from api.input_models import Timestamp
 from api.models import AccountBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
@@ -23,7 +23,7 @@ def get_account_balance(
     services: ServicesDep,
     caller: ReadCaller,
     as_of: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="ISO 8601 with a time zone: the balance from postings effective "
               "up to and including this moment. Default: now."),
     ] = None,

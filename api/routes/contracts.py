@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
-from api.deps import CommandDep, MinPosition, ReadCaller
+from api.deps import CommandDep, MinPosition, ReadCaller, require_in_log
 from api.models import (
     AddMilestoneIn,
     ApproveMilestoneIn,
@@ -223,6 +223,7 @@ def get_contract(
     command returned is already satisfied. The `ETag` is the contract's version,
     to send back as `If-Match` with a command decided on this read.
     """
+    require_in_log(services, min_position)
     view = services.ledger.contract_view(contract_id)
     response.headers["ETag"] = f'"{view["version"]}"'
     return view

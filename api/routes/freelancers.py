@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import MinPosition, ReadCaller
+from api.deps import MinPosition, ReadCaller, require_in_log
 from api.models import FreelancerBalancesOut
 from api.routes import READ_PROBLEMS
 from api.services import ServicesDep
@@ -23,6 +23,7 @@ def get_freelancer_balances(
     """Pending and available balances per currency; 404 if the freelancer never had money.
 
     Read from the log itself, so it is always current: any `min_position` a
-    command returned is already satisfied.
+    command returned is already satisfied; one beyond the log is 422.
     """
+    require_in_log(services, min_position)
     return services.ledger.freelancer_balances(freelancer_id)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.models import HealthOut
 from api.services import ServicesDep
+from ledger.stores import StoreUnreachable
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -30,7 +31,7 @@ def health(services: ServicesDep, request: Request) -> Any:
         if breaker is not None and breaker.recently_tripped():
             raise OperationalError("a command found the store unreachable moments ago")
         log_position = services.ledger.position()
-    except (OperationalError, InterfaceError) as e:
+    except (OperationalError, InterfaceError, StoreUnreachable) as e:
         return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={
             "status": "store_down", "backend": services.backend, "log_position": None,
             "projection_position": None,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import AwareDatetime
 
 from api.deps import FinanceCommandDep, MinPosition, ReadCaller
+from api.input_models import Timestamp
 from api.jss_models import ClientFlagIn, ClientFlagOut, ClientUnflagIn, JssInputsOut
 from api.routes import COMMAND_PROBLEMS, PartyIdPath, problem_responses
 from api.services import Services, ServicesDep
@@ -36,7 +36,7 @@ def get_jss_inputs(
     services: ServicesDep,
     caller: ReadCaller,
     as_of: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="ISO 8601 with a time zone: count only what was effective up to "
               "and including this moment. Default: now (the ledger's clock)."),
     ] = None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import AuditCaller, FinanceCaller
+from api.input_models import Timestamp
 from api.models import DateTimeString, ReplayCheckOut, TrialBalanceOut
 from api.routes import problem_responses
 from api.services import ServicesDep
@@ -35,7 +36,7 @@ def trial_balance(
     services: ServicesDep,
     caller: FinanceCaller,
     as_of: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="ISO 8601 with a time zone (a time without one is a 422): only "
               "postings effective up to and including this moment. Default: everything."),
     ] = None,

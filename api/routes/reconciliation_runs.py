@@ -8,14 +8,15 @@ reads the upload and shapes the answers.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import FinanceCaller, FinanceCommandDep
+from api.input_models import Timestamp
 from api.models import Actor, MultiLine, RequestModel
 from api.routes import COMMAND_PROBLEMS, READ_PROBLEMS, located
 from api.services import ServicesDep
@@ -50,24 +51,36 @@ async def create_run(
     command: FinanceCommandDep, response: Response,
     files: Annotated[list[UploadFile] | None, File(
         description="The processor's settlement CSV and/or bank statements (BAI2, "
-        "camt.053), each detected by its content. None: an internal run.")] = None,
+        "camt.053), each detected by its content. None: `kind=internal` is required.")
+    ] = None,
+    kind: Annotated[Literal["internal"] | None, Form(
+        description="`internal` (and no file): the ledger against itself. Required then, so "
+        "a body that was not read (a JSON body, an upload that lost its files) never starts "
+        "a run nobody asked for.")] = None,
     trust_account: Annotated[list[str] | None, Form(
         description="The escrow trust account(s) for safeguarding; default: the only "
         "bank account the files cover.")] = None,
-    as_of: Annotated[AwareDatetime | None, Form(
+    as_of: Annotated[Timestamp | None, Form(
         description="Internal runs only: the moment to reconcile as of (ISO 8601 with a "
         "zone); default now.")] = None,
 ) -> dict[str, Any]:
     """Runs a reconciliation and records it; answers the run without its breaks.
 
-    With files: the ledger against them (every file parsed before anything is
-    recorded; a malformed one is 422 `statement-refused` naming the file, line and
-    field). Without: the ledger against itself (trial balance, projection against a
-    replay). The same `Idempotency-Key` answers the same run.
+    A form (`multipart/form-data`, or `application/x-www-form-urlencoded` without
+    files); a body of another media type is 415. With files: the ledger against
+    them (every file parsed before anything is recorded; a malformed one is 422
+    `statement-refused` naming the file, line and field). With `kind=internal` and
+    no file: the ledger against itself (trial balance, projection against a
+    replay). Neither is 422. The same `Idempotency-Key` answers the same run.
     """
     uploads = [await _read(f) for f in files or []]
     if len(uploads) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} files per run")
+    if uploads and kind == "internal":
+        raise InvalidInput("kind=internal is a run without files; send one or the other")
+    if not uploads and kind != "internal":
+        raise InvalidInput("no statement file: send files, or kind=internal for a run of "
+                           "the ledger against itself")
     services = command.services
     ledger = services.ledger
     services.projection_position(None)

@@ -168,7 +168,8 @@ def test_who_may_do_what(api: Api) -> None:
 
 def test_an_internal_run_finds_the_books_balanced(api: Api) -> None:
     api.funded_milestone("500.00")
-    response = upload(api, [], key="internal-1", as_of="2100-01-01T00:00:00Z")
+    response = upload(api, [], key="internal-1", kind="internal",
+                      as_of="2100-01-01T00:00:00Z")
     assert response.status_code == 201, response.text
     run = response.json()
     assert (run["kind"], run["breaks_total"], run["as_of"]) == (

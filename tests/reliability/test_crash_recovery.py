@@ -291,7 +291,7 @@ def assert_no_500_logged(servers: Servers) -> None:
 
 
 DUE = 30
-"""Submitted milestones whose auto-release falls due at once (one batch)."""
+"""Submitted milestones whose auto-release falls due at once (one tick, ten transactions)."""
 
 
 @contextmanager
@@ -314,7 +314,9 @@ def start_scheduler(url: str, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "entrypoints.cli", "scheduler"], cwd=log.parent,
             env=process_env(url, LEDGER_TEST_CLOCK="1",
-                            LEDGER_SCHEDULER_INTERVAL_SECONDS="0.2"),
+                            LEDGER_SCHEDULER_INTERVAL_SECONDS="0.2",
+                            # transactions of 3 firings, so the kill lands between two
+                            LEDGER_SCHEDULER_FIRING_BATCH="3"),
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -346,7 +348,8 @@ def test_a_scheduler_killed_mid_batch_resumes_without_firing_anything_twice(
                 first.kill()
         at_kill = released()
         assert 3 <= at_kill < DUE, f"the kill came after the batch ({at_kill} of {DUE})"
-        # each firing is one atomic save: a release never without its record, or twice
+        # each batch of firings is one atomic save: a release never without its record, or
+        # twice
         topics = topics_after(app, start)
         assert sum(t.endswith("CommandRecord.Accepted") for t in topics) == at_kill
 
