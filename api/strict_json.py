@@ -155,12 +155,7 @@ class StrictJsonMiddleware:
             await response(scope, receive, send)
             return
 
-        async def replay() -> Message:
-            if messages:
-                return messages.pop(0)
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replaying(messages, receive), send)
 
     async def _refuse_any_body(self, scope: Scope, receive: Receive, send: Send,
                                media: bytes | None, reads: str | None) -> None:
@@ -177,9 +172,14 @@ class StrictJsonMiddleware:
             if not message.get("more_body", False):
                 break
 
-        async def replay() -> Message:
-            if messages:
-                return messages.pop(0)
-            return await receive()
+        await self.app(scope, _replaying(messages, receive), send)
 
-        await self.app(scope, replay, send)
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands back the messages already read, then the live ones."""
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()
+
+    return replay
