@@ -11,9 +11,10 @@ How it stays correct:
 
 * The cache holds *templates*: an aggregate as of its stored version, never
   handed out and never mutated. Every caller gets a shallow copy with its own
-  pending-event list, and the copy is brought up to date from the store, so
-  events written by another process (or a command that lost a race) are never
-  missed: the store, not the cache, decides what is current.
+  pending-event list. Either the copy is brought up to date from the store
+  first (reads, retries), or the command's write proves it was current
+  (``ledger.read_set``): events written by another process (or a command that
+  lost a race) are never missed: the store, not the cache, decides.
 * A shallow copy is enough because every aggregate's state is copy-on-write:
   events' ``apply`` assign new dicts, tuples and frozen dataclasses to
   attributes and never mutate a container in place (tests/unit/
@@ -31,7 +32,7 @@ from threading import Lock
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import LRUCache, Repository
+from eventsourcing.application import AggregateNotFoundError, LRUCache, Repository
 
 from ledger import bulk_reads
 
@@ -59,6 +60,10 @@ class AggregateCache:
         self._repository = repository
         self._templates: LRUCache[UUID, Any] = LRUCache(maxsize=maxsize)
         self._put_lock = Lock()
+        self._absent = _AbsentIds(maxsize)
+        """Ids last found with no event (a client with no standing record, a wallet not
+        yet bought): a command trusting the cache reads them again only if its write
+        finds one has appeared."""
         self.hits = 0
         self.misses = 0
 
@@ -92,6 +97,10 @@ class AggregateCache:
             current.add(aggregate_id)
         return current, absent
 
+    def known_absent(self, aggregate_id: UUID) -> bool:
+        """Whether this id was last found with no event (and nothing kept since)."""
+        return aggregate_id in self._absent
+
     def peek(self, aggregate_id: UUID) -> Any:
         """The template itself, to read (never to change), or None."""
         return self._peek(aggregate_id)
@@ -105,14 +114,21 @@ class AggregateCache:
     def get(self, aggregate_id: UUID, *, current: bool = False) -> Any:
         """The aggregate as stored now; raises ``AggregateNotFoundError`` like the repository.
 
-        ``current``: the template was brought up to date by ``prefetch`` for this
-        batch, so no query is made for it.
+        ``current``: no query is made for a held template, or for an id last found
+        absent: a batch's ``prefetch`` brought it up to date, or the command's write
+        will prove it current (``ledger.read_set``).
         """
         try:
             template = self._templates.get(aggregate_id)
         except KeyError:
+            if current and aggregate_id in self._absent:
+                raise AggregateNotFoundError(aggregate_id) from None
             self.misses += 1
-            loaded: Any = self._repository.get(aggregate_id, projector_func=replayed)
+            try:
+                loaded: Any = self._repository.get(aggregate_id, projector_func=replayed)
+            except AggregateNotFoundError:
+                self._absent.add(aggregate_id)
+                raise
             self._keep(aggregate_id, loaded)
             return loaded
         self.hits += 1
@@ -127,6 +143,12 @@ class AggregateCache:
             self._keep(aggregate_id, copied)
         return copied
 
+    def saved(self, aggregates: Iterable[Any]) -> None:
+        """Keeps what a command just wrote as the templates (their events are stored now):
+        the next command on them reads nothing first, its write proving them current."""
+        for aggregate in aggregates:
+            self._keep(aggregate.id, aggregate)
+
     def differing_from_replay(self) -> list[UUID]:
         """Ids whose template differs from a replay of the store at the template's version.
 
@@ -140,6 +162,7 @@ class AggregateCache:
                                                                      version=template.version))]
 
     def _keep(self, aggregate_id: UUID, aggregate: Any) -> None:
+        self._absent.discard(aggregate_id)
         template = working_copy(aggregate)
         with self._put_lock:
             try:
@@ -148,6 +171,28 @@ class AggregateCache:
                 held = None
             if held is None or held.version < template.version:
                 self._templates.put(aggregate_id, template)
+
+
+class _AbsentIds:
+    """A bounded set, oldest first out: ``LRUCache`` without the per-get reordering."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._ids: dict[UUID, None] = {}
+        self._maxsize = maxsize
+        self._lock = Lock()
+
+    def __contains__(self, aggregate_id: object) -> bool:
+        return aggregate_id in self._ids
+
+    def add(self, aggregate_id: UUID) -> None:
+        with self._lock:
+            self._ids[aggregate_id] = None
+            if len(self._ids) > self._maxsize:
+                del self._ids[next(iter(self._ids))]
+
+    def discard(self, aggregate_id: UUID) -> None:
+        with self._lock:
+            self._ids.pop(aggregate_id, None)
 
 
 def _state(aggregate: Any) -> dict[str, Any]:

@@ -17,11 +17,12 @@ The encoding (``link_input``), one unambiguous byte string per event::
 The link is written by the recorder in the same transaction as the event, after
 the insert (PostgreSQL: under the library's EXCLUSIVE lock on the events table;
 SQLite: its single writer), into ``audit_chain(position, link)``. The ledger
-gets these recorders through the library's own ``APPLICATION_RECORDER_TOPIC``
-(``ledger/settings.py``). A store written before the chain existed has events
-without links: the first write links them first, in the same transaction (or
-call ``backfill`` beforehand); a store where some events are linked and older
-ones are not is left as it is, and ``verify`` names the first unlinked one.
+gets these recorders (``ledger/recorders.py``) through the library's own
+``APPLICATION_RECORDER_TOPIC`` (``ledger/settings.py``). A store written
+before the chain existed has events without links: the first write links them
+first, in the same transaction (or call ``backfill`` beforehand); a store
+where some events are linked and older ones are not is left as it is, and
+``verify`` names the first unlinked one.
 """
 
 from __future__ import annotations
@@ -36,11 +37,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow, tuple_row
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.string import ByteaBinaryLoader
 
@@ -92,51 +91,6 @@ def _link(previous: bytes, position: int, originator_id: bytes, version: int, to
     return hashlib.sha256(b"".join((
         previous, _FIXED.pack(position, originator_id, version, len(topic)), topic,
         _LENGTH.pack(len(state)), state))).digest()
-
-
-# ---- the recorders: the link is written inside the event's own transaction ----------------
-
-
-class SQLiteChainedRecorder(SQLiteApplicationRecorder):
-    """SQLite: links the new rows in the insert's transaction (SQLite has one writer)."""
-
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name)
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(),
-                f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
-                "(position INTEGER PRIMARY KEY, link BLOB NOT NULL)"]
-
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
-                       **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if ids:
-            _link_new(_SQLiteSQL(self), c, [int(i) for i in ids])
-        return ids
-
-
-class PostgresChainedRecorder(PostgresApplicationRecorder):
-    """PostgreSQL: links the new rows right after the insert, under the library's table lock,
-    on the insert's own cursor and transaction."""
-
-    def __init__(self, datastore: PostgresDatastore, *,
-                 events_table_name: str = "stored_events") -> None:
-        if datastore.enable_db_functions:
-            # that path inserts through a stored function with no hook for the link
-            raise ValueError("the audit chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
-        super().__init__(datastore, events_table_name=events_table_name)
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, link bytea NOT NULL)"
-        ).format(Identifier(datastore.schema), Identifier(CHAIN_TABLE)))
-
-    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
-                                       stored_events: Sequence[StoredEvent],
-                                       **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if ids:
-            _link_new(_PostgresSQL(self), curs, [int(i) for i in ids])
-        return ids
 
 
 # ---- the two dialects: the same few queries ---------------------------------------------
@@ -214,21 +168,17 @@ _BEFORE_ALL = -(2**63)
 _LAST_LINK = "SELECT position, link FROM {chain} ORDER BY position DESC LIMIT 1"
 
 
-def _link_new(d: Dialect, cur: Any, ids: list[int]) -> None:
-    """Links the rows just inserted (``ids``) after the chain's newest link, on ``cur``."""
-    cur.execute(d.q(_LAST_LINK))
-    last = cur.fetchone()
-    previous = GENESIS if last is None else bytes(last["link"])
-    if last is None:
-        # a store from before the chain: link its old events first, in this transaction
-        previous, _ = _link_range(d, cur, previous, after=None, before=min(ids))
-    marks = ",".join([d.mark] * len(ids))
-    cur.execute(d.q(_EVENTS + f"WHERE {{id}} IN ({marks}) ORDER BY {{id}}"), ids)
+def chain_links(previous: bytes, stored_events: Sequence[Any],
+                ids: Sequence[int]) -> list[tuple[int, bytes]]:
+    """(position, link) for events just inserted at ``ids``, from the fields in hand: the
+    same bytes the store now holds, so nothing needs reading back."""
     links = []
-    for r in cur.fetchall():
-        previous = next_link(previous, d.row(r))
-        links.append((int(r["position"]), previous))
-    cur.executemany(d.q("INSERT INTO {chain} (position, link) VALUES (%s, %s)"), links)
+    for position, e in sorted(zip(ids, stored_events, strict=True), key=lambda p: p[0]):
+        oid = e.originator_id if isinstance(e.originator_id, UUID) else UUID(e.originator_id)
+        previous = _link(previous, int(position), oid.bytes, e.originator_version,
+                         e.topic.encode("utf-8"), e.state)
+        links.append((int(position), previous))
+    return links
 
 
 def _link_range(d: Dialect, cur: Any, previous: bytes, *, after: int | None,
@@ -256,7 +206,7 @@ def _link_range(d: Dialect, cur: Any, previous: bytes, *, after: int | None,
 
 def _dialect(app: Application[Any]) -> Dialect:
     recorder = app.recorder
-    if not isinstance(recorder, SQLiteChainedRecorder | PostgresChainedRecorder):
+    if not getattr(recorder, "keeps_audit_chain", False):  # ledger.recorders
         raise TypeError("this ledger does not keep the audit chain (APPLICATION_RECORDER_TOPIC)")
     if backend_of(recorder) == "sqlite":
         assert isinstance(recorder, SQLiteApplicationRecorder)

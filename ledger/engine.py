@@ -3,17 +3,17 @@
 It answers a known idempotency key from its record; otherwise it opens a unit
 of work, lets the domain decide, and saves every changed aggregate, the
 records of any deadlines fired on the way, *and* the key's record in one
-atomic ``save``. A version conflict (another writer got there first) reloads
-and decides again after a short random pause, a bounded number of times, then
-surfaces as ``ConcurrencyConflict``. Capabilities (``ledger.commands``) build on this
-class; none of them writes to the store any other way.
+atomic ``save``. The first attempt decides on cached aggregates with no query,
+the write proving them current (``ledger.read_set``). A version conflict
+(another writer got there first) reloads and decides again after a short random
+pause, a bounded number of times, then surfaces as ``ConcurrencyConflict``.
+Capabilities (``ledger.commands``) build on this class; none of them writes to
+the store any other way.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,34 +42,16 @@ from ledger.batch import Batch, current_batch
 from ledger.clock import Clock, SystemClock
 from ledger.idempotency import CommandRecord, request_fingerprint
 from ledger.log_positions import notification_id_of
+from ledger.processing import collected
+from ledger.read_set import READS, ChecksReads, ReadSet, StaleRead, current_reads
 from ledger.request_context import current_request_id
+from ledger.retries import MAX_ATTEMPTS, pause_after_conflict
 from ledger.topics import register_moved_topics
 from ledger.transcodings import register_domain_transcodings
 from ledger.unit_of_work import Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 12
-BACKOFF_BASE_SECONDS = 0.002
-BACKOFF_CAP_SECONDS = 0.05
 A = TypeVar("A")
-
-
-def pause_after_conflict(attempt: int) -> None:
-    """A random pause (full jitter, 0 to 4, 8, 16... ms, capped at 50 ms) before deciding again.
-
-    Why: many writers racing on one aggregate (a dozen withdrawals from one
-    balance, sent at once to two API processes) used to retry in lockstep, each
-    round letting one through, so with 5 immediate attempts a third of them
-    were refused as ``concurrency-conflict`` although the balance covered them
-    all. Spreading the retries out, and allowing 12, lets every racer the state
-    allows through; each conflict means another command succeeded, so the
-    attempts only run out under a dozen or more simultaneous writers to one
-    aggregate, and the worst case adds about 0.4 s.
-    """
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
-    time.sleep(random.uniform(0, ceiling))  # noqa: S311 - a pause, not a secret
-
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -124,19 +106,35 @@ class CommandEngine(Application[UUID]):
         batch = current_batch.get()
         if batch is not None and batch.engine is self:
             return self._decide_in_batch(batch, command, idempotency_key, fingerprint, decide, at)
+        checks_reads = self.aggregates is not None and isinstance(self.recorder, ChecksReads)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
+            # The first attempt decides on cached aggregates as they are; its write
+            # proves them current (ledger.read_set). Later attempts read them first.
+            reads = ReadSet(trusting=checks_reads and attempt == 1)
+            token = current_reads.set(reads)
             try:
                 decision = decide(uow)
                 self._follow_credit(uow)
                 to_save = uow.changed()
-            except LedgerError:
+            except Exception as refusal:
+                current_reads.reset(token)
+                if reads.trusting and self._changed_since(reads.versions):
+                    # Decided on a stale copy (a refusal, or any error a stale state
+                    # can raise): decide again on the store's state.
+                    continue
+                if not isinstance(refusal, LedgerError):
+                    raise
                 # A replayed key whose command no longer fits the state (approve twice)
                 # answers from its record; a fresh key gets the refusal.
                 replay = self._find_replay(idempotency_key, fingerprint)
                 if replay is not None:
                     return replay
                 raise
+            except BaseException:
+                current_reads.reset(token)
+                raise
+            current_reads.reset(token)
             if decision.contract is not None:
                 # what a caller sends back as If-Match for its next decision
                 decision.response["contract_version"] = decision.contract.version
@@ -146,8 +144,13 @@ class CommandEngine(Application[UUID]):
                     key=idempotency_key, command=command, request_hash=fingerprint,
                     response=decision.response, at=uow.at, request_id=current_request_id(),
                 ))
+            check = {READS: reads.unwritten(to_save)} if checks_reads else {}
             try:
-                recordings = self.save(*to_save)
+                recordings = self.save(*to_save, **check)
+            except StaleRead:
+                log.info("%s read a changed aggregate (attempt %d), deciding again",
+                         command, attempt)
+                continue
             except RecordConflictError:
                 # Either another writer changed an aggregate (decide again) or the
                 # key's record already exists (answer from it): nothing was written.
@@ -158,6 +161,8 @@ class CommandEngine(Application[UUID]):
                 if attempt < MAX_ATTEMPTS:
                     pause_after_conflict(attempt)
                 continue
+            if self.aggregates is not None:
+                self.aggregates.saved(a for a in to_save if not isinstance(a, CommandRecord))
             position = max((r.notification.id for r in recordings), default=None)
             return CommandResult(decision.response,
                                  position if position is not None else self.position(),
@@ -166,6 +171,18 @@ class CommandEngine(Application[UUID]):
         raise ConcurrencyConflict(
             f"{command}: the aggregates kept changing under {MAX_ATTEMPTS} attempts; retry later"
         )
+
+    def _changed_since(self, versions: dict[UUID, int]) -> bool:
+        return isinstance(r := self.recorder, ChecksReads) and r.changed_since(versions)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's ``save``, collecting the events the fast way (ledger.processing)."""
+        processing_event = collected(objs, kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, kept in step
+        return recordings
 
     def _follow_credit(self, uow: UnitOfWork) -> None:
         """Moves client credit as a contract's new events say, never below zero."""
@@ -205,6 +222,9 @@ class CommandEngine(Application[UUID]):
             raise ConcurrencyConflict(
                 "another command changed what this batch decided on first; run it again"
             ) from e
+        if self.aggregates is not None:  # as stored now: the next commands read nothing first
+            self.aggregates.saved(a for a in batch.loaded.values()
+                                  if not isinstance(a, CommandRecord))
         # each command's answer says where its record is, as a replay of its key will
         by_id = {r.domain_event.originator_id: r.notification.id for r in recordings}
         batch.positions = {key: by_id[record.id] for key, record in batch.answered.items()
@@ -286,14 +306,21 @@ class CommandEngine(Application[UUID]):
             batch = None
         if batch is not None and aggregate_id in batch.absent:
             return None
+        reads = current_reads.get() if batch is None else None
         try:
             if self.aggregates is None:
-                found: object = self.repository.get(aggregate_id)
+                found: Any = self.repository.get(aggregate_id)
             else:
-                found = self.aggregates.get(aggregate_id, current=batch is not None
-                                            and aggregate_id in batch.current)
+                found = self.aggregates.get(
+                    aggregate_id,
+                    current=(aggregate_id in batch.current) if batch is not None
+                    else reads is not None and reads.trusting)
         except AggregateNotFoundError:
+            if reads is not None:
+                reads.saw(aggregate_id, 0)
             return None
+        if reads is not None:
+            reads.saw(aggregate_id, found.version)
         return found if isinstance(found, kind) else None
 
     def replay_of(self, command: str, key: str | None,

@@ -158,7 +158,7 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             "SQLITE_DBNAME": path if path == ":memory:" else
             (path if path.startswith("file:") else str(Path(path).expanduser().resolve())),
             "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
-            "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:SQLiteChainedRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
         }
         if path == ":memory:":
             env["SQLITE_DBNAME"] = "file::memory:?cache=shared"
@@ -187,7 +187,7 @@ def store_from_url(url: str, *, pool_size: int = 5) -> Store:
             # a pooled connection is checked before use, so after the database was down the
             # first command gets a fresh connection instead of a dead one (one round trip)
             "POSTGRES_PRE_PING": "y",
-            "APPLICATION_RECORDER_TOPIC": "ledger.audit_chain:PostgresChainedRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:PostgresLedgerRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

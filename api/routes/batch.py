@@ -30,8 +30,8 @@ from api.routes import COMMAND_PROBLEMS
 from api.services import REPLAYED_HEADER, ServicesDep
 from domain.errors import ConcurrencyConflict
 from ledger.batch import MAX_COMMANDS
-from ledger.engine import MAX_ATTEMPTS, pause_after_conflict
 from ledger.request_context import current_request_id
+from ledger.retries import MAX_ATTEMPTS, pause_after_conflict
 
 router = APIRouter(prefix="/v1", tags=["batch"])
 

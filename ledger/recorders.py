@@ -1,0 +1,190 @@
+"""The ledger's recorders: the library's, plus the audit chain and the read check.
+
+Each insert, in its own transaction and under the store's write lock (the
+library's EXCLUSIVE lock on PostgreSQL's events table; SQLite's single writer):
+
+* links the new events into the audit chain (``ledger.audit_chain``), from the
+  fields in hand rather than read back;
+* refuses with ``StaleRead`` when an aggregate the command only read has a
+  newer event than the version it read (``ledger.read_set``), writing nothing.
+
+On PostgreSQL a command's write is three round trips where the library's
+insert and the chain took nine statements and four round trips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
+from psycopg.pq import TransactionStatus
+from psycopg.sql import SQL, Composed, Identifier, Literal
+
+from ledger.audit_chain import (
+    _LAST_LINK,
+    CHAIN_TABLE,
+    GENESIS,
+    _link_range,
+    _PostgresSQL,
+    _SQLiteSQL,
+    chain_links,
+)
+from ledger.read_set import READS, StaleRead
+
+_INSERT_LINKS = "INSERT INTO {chain} (position, link) VALUES (%s, %s)"
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _stale(ids: Sequence[UUID]) -> StaleRead:
+    return StaleRead(f"read {len(ids)} aggregate(s) that changed before this write")
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    keeps_audit_chain = True
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self._sql = _SQLiteSQL(self)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
+                "(position INTEGER PRIMARY KEY, link BLOB NOT NULL)"]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        # The insert comes first: it takes the write lock, after which this
+        # transaction reads the newest state, which the check and the link need.
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        reads: Mapping[UUID, int] = kwargs.get(READS) or {}
+        if reads and self._newer(c, reads):
+            raise _stale(list(reads))  # the transaction rolls back
+        if ids:
+            d = self._sql
+            c.execute(d.q(_LAST_LINK))
+            last = c.fetchone()
+            positions = [int(i) for i in ids]
+            previous = GENESIS if last is None else bytes(last["link"])
+            if last is None:  # a store from before the chain: its old events first
+                previous, _ = _link_range(d, c, previous, after=None, before=min(positions))
+            c.executemany(d.q(_INSERT_LINKS), chain_links(previous, stored_events, positions))
+        return ids
+
+    def _newer(self, c: SQLiteCursor, reads: Mapping[UUID, int]) -> bool:
+        where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(reads))
+        params: list[Any] = []
+        for aggregate_id, version in reads.items():
+            params += [aggregate_id.hex, version]
+        table = self.events_table_name  # our own name and fixed text; the values are bound
+        c.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", params)  # noqa: S608
+        return c.fetchone() is not None
+
+    def changed_since(self, versions: Mapping[UUID, int]) -> bool:
+        if not versions:
+            return False
+        with self.datastore.transaction(commit=False) as c:
+            return self._newer(c, versions)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    keeps_audit_chain = True
+
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events") -> None:
+        if datastore.enable_db_functions:
+            # that path inserts through a stored function with no hook for the link
+            raise ValueError("the audit chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, link bytea NOT NULL)"
+        ).format(Identifier(datastore.schema), Identifier(CHAIN_TABLE)))
+        self._sql = _PostgresSQL(self)
+        schema = Identifier(datastore.schema)
+        events = SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+        self._chain = SQL("{}.{}").format(schema, Identifier(CHAIN_TABLE))
+        self._begin_and_lock = SQL("; ").join([
+            SQL("BEGIN"), *self.lock_table_statements,
+            SQL("NOTIFY {}").format(Identifier(self.channel_name))])
+        # LATERAL ... LIMIT 1: an index probe per id read, whatever plan a prepared
+        # statement settles on (a join let it hash the whole events table: 0.9 ms at 5,000
+        # events, growing with the log).
+        newer = SQL("SELECT 1 FROM unnest(%s::uuid[], %s::int8[]) AS r(id, v) CROSS JOIN "
+                    "LATERAL (SELECT 1 FROM {} e WHERE e.originator_id = r.id "
+                    "AND e.originator_version > r.v LIMIT 1) AS found").format(events)
+        self._newer_sql = newer + SQL(" LIMIT 1")
+        # One statement: the insert, and (in the snapshot taken after the lock, before
+        # the insert) the chain's newest link and whether anything read has changed.
+        self._insert_and_check = SQL(
+            "WITH new AS (INSERT INTO {events} (originator_id, originator_version, topic, state)"
+            " SELECT originator_id, originator_version, topic, state"
+            " FROM unnest(%s::uuid[], %s::int8[], %s::text[], %s::bytea[])"
+            " AS e(originator_id, originator_version, topic, state)"
+            " RETURNING notification_id, originator_id, originator_version)"
+            " SELECT notification_id, originator_id, originator_version,"
+            " (SELECT link FROM {chain} ORDER BY position DESC LIMIT 1) AS last_link,"
+            " EXISTS ({newer}) AS stale FROM new"
+        ).format(events=events, chain=self._chain, newer=newer)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert (its table lock, notification and insert) in three round
+        trips: begin and lock; insert, read the newest link and check the reads in one
+        statement; links and commit. The library's own took nine statements, and psycopg
+        costs more per statement than the loopback's round trip does."""
+        if not stored_events:
+            return []
+        reads: Mapping[UUID, int] = kwargs.get(READS) or {}
+        columns = ([_uuid(e.originator_id) for e in stored_events],
+                   [e.originator_version for e in stored_events],
+                   [e.topic for e in stored_events], [e.state for e in stored_events])
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._begin_and_lock)
+            try:
+                curs.execute(self._insert_and_check,
+                             (*columns, list(reads), list(reads.values())), prepare=True)
+                inserted = curs.fetchall()
+                if inserted[0]["stale"]:
+                    curs.execute("ROLLBACK")
+                    raise _stale(list(reads))
+                by_event = {(r["originator_id"], r["originator_version"]):
+                            int(r["notification_id"]) for r in inserted}
+                ids = [by_event[(_uuid(e.originator_id), e.originator_version)]
+                       for e in stored_events]
+                last = inserted[0]["last_link"]
+                previous = GENESIS if last is None else bytes(last)
+                if last is None:  # a store from before the chain: its old events first
+                    previous, _ = _link_range(self._sql, curs, previous, after=None,
+                                              before=min(ids))
+                links = chain_links(previous, stored_events, ids)
+                curs.execute(self._links_and_commit(links))
+            except BaseException:
+                if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        return ids
+
+    def _links_and_commit(self, links: list[tuple[int, bytes]]) -> Composed:
+        """The chain's rows as literals, so that they and COMMIT go as one simple query."""
+        values = SQL(", ").join(SQL("({}, {})").format(Literal(position), Literal(link))
+                                for position, link in links)
+        return SQL("INSERT INTO {} (position, link) VALUES {}; COMMIT").format(
+            self._chain, values)
+
+    def changed_since(self, versions: Mapping[UUID, int]) -> bool:
+        if not versions:
+            return False
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._newer_sql, (list(versions), list(versions.values())))
+            return curs.fetchone() is not None

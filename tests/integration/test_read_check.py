@@ -1,0 +1,80 @@
+"""A command decides on cached aggregates without reading them, and its write proves them
+current (ledger/read_set.py): a stale copy may neither write nor refuse anything.
+
+Figures: $1,000.00 funded by card charges 1,059.95 (5% marketplace fee, $9.95
+initiation fee); a second contract's $200.00 milestone would charge 210.00.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from domain.balances.client_standing import ClientStanding
+from domain.errors import ClientSuspended
+from ledger import audit_chain
+from ledger.application import EscrowLedger
+from ledger.read_set import READS, ChecksReads, StaleRead
+from ledger.settings import store_from_url
+from tests.integration.support import usd
+
+
+def test_a_client_suspended_by_another_process_is_refused_through_a_stale_copy(
+        app: EscrowLedger, database_url: str, clock) -> None:
+    """This ledger last found the client's standing absent and still holds the second
+    contract as it wrote it; another process suspends the client. Funding must be
+    refused, and nothing written, although nothing this ledger holds says so."""
+    first = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
+                              actor="t").response["contract_id"]
+    m1 = app.add_milestone(contract_id=first, title="m", amount=usd("1000.00"),
+                           actor="t").response["milestone_id"]
+    payment = app.fund_milestone(contract_id=first, milestone_id=m1,
+                                 actor="c1").response["payment_id"]
+    second = app.open_contract(client_id="c1", freelancer_id="f2", currency="USD",
+                               actor="t").response["contract_id"]
+    m2 = app.add_milestone(contract_id=second, title="m", amount=usd("200.00"),
+                           actor="t").response["milestone_id"]
+    cache = app.aggregates
+    assert cache is not None
+    assert cache.known_absent(ClientStanding.id_for("c1"))
+
+    other = EscrowLedger(store_from_url(database_url).env, clock=clock)
+    try:
+        cb = other.receive_chargeback(payment_id=payment, reason="fraudulent", actor="psp")
+        assert cb.response["amount"] == {"amount": "1059.95", "currency": "USD"}
+        assert cb.response["client_suspended"] is True
+    finally:
+        other.close()
+
+    before = app.position()
+    with pytest.raises(ClientSuspended):
+        app.fund_milestone(contract_id=second, milestone_id=m2, actor="c1")
+    assert app.position() == before
+    assert not cache.known_absent(ClientStanding.id_for("c1"))
+    assert cache.differing_from_replay() == []
+
+
+def test_a_write_whose_reads_changed_writes_nothing(app: EscrowLedger) -> None:
+    """The recorder itself: an insert claiming an aggregate was absent (or older) when it
+    is not is refused under the write lock; the log and the chain stay as they were."""
+    cid = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
+                            actor="t").response["contract_id"]
+    recorder = app.recorder
+    assert isinstance(recorder, ChecksReads)
+    contract = app.repository.get(UUID(cid))
+    head, before = audit_chain.head(app), app.position()
+    new = StoredEvent(originator_id=uuid4(), originator_version=1,
+                      topic="tests:Nothing", state=b"{}")
+    for claimed in (0, contract.version - 1):
+        with pytest.raises(StaleRead):
+            recorder.insert_events([new], **{READS: {contract.id: claimed}})
+        assert recorder.changed_since({contract.id: claimed})
+    assert app.position() == before
+    assert audit_chain.head(app) == head
+    assert not recorder.changed_since({contract.id: contract.version})
+    # the same insert with what was read still current is written and linked
+    recorder.insert_events([new], **{READS: {contract.id: contract.version}})
+    assert app.position() > before
+    assert audit_chain.verify(app).ok
