@@ -90,6 +90,8 @@ class CommandEngine(Application[UUID]):
         self.fees = fees
         self.aggregates = (aggregate_cache.AggregateCache(self.repository, cache_size)
                            if cache_size > 0 else None)
+        self._checks_reads = self.aggregates is not None and isinstance(self.recorder,
+                                                                        ChecksReads)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -106,7 +108,7 @@ class CommandEngine(Application[UUID]):
         batch = current_batch.get()
         if batch is not None and batch.engine is self:
             return self._decide_in_batch(batch, command, idempotency_key, fingerprint, decide, at)
-        checks_reads = self.aggregates is not None and isinstance(self.recorder, ChecksReads)
+        checks_reads = self._checks_reads
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
             # The first attempt decides on cached aggregates as they are; its write
@@ -173,7 +175,7 @@ class CommandEngine(Application[UUID]):
         )
 
     def _changed_since(self, versions: dict[UUID, int]) -> bool:
-        return isinstance(r := self.recorder, ChecksReads) and r.changed_since(versions)
+        return self._checks_reads and self.recorder.changed_since(versions)  # type: ignore[attr-defined]
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's ``save``, collecting the events the fast way (ledger.processing)."""
