@@ -168,15 +168,19 @@ _BEFORE_ALL = -(2**63)
 _LAST_LINK = "SELECT position, link FROM {chain} ORDER BY position DESC LIMIT 1"
 
 
+def as_uuid(value: UUID | str) -> UUID:
+    """A stored event's id as a UUID (the library keeps either)."""
+    return value if isinstance(value, UUID) else UUID(value)
+
+
 def chain_links(previous: bytes, stored_events: Sequence[Any],
                 ids: Sequence[int]) -> list[tuple[int, bytes]]:
     """(position, link) for events just inserted at ``ids``, from the fields in hand: the
     same bytes the store now holds, so nothing needs reading back."""
     links = []
     for position, e in sorted(zip(ids, stored_events, strict=True), key=lambda p: p[0]):
-        oid = e.originator_id if isinstance(e.originator_id, UUID) else UUID(e.originator_id)
-        previous = _link(previous, int(position), oid.bytes, e.originator_version,
-                         e.topic.encode("utf-8"), e.state)
+        previous = _link(previous, int(position), as_uuid(e.originator_id).bytes,
+                         e.originator_version, e.topic.encode("utf-8"), e.state)
         links.append((int(position), previous))
     return links
 

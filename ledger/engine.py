@@ -90,8 +90,9 @@ class CommandEngine(Application[UUID]):
         self.fees = fees
         self.aggregates = (aggregate_cache.AggregateCache(self.repository, cache_size)
                            if cache_size > 0 else None)
-        self._checks_reads = self.aggregates is not None and isinstance(self.recorder,
-                                                                        ChecksReads)
+        self._read_checker: ChecksReads | None = (
+            self.recorder if self.aggregates is not None
+            and isinstance(self.recorder, ChecksReads) else None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -108,7 +109,7 @@ class CommandEngine(Application[UUID]):
         batch = current_batch.get()
         if batch is not None and batch.engine is self:
             return self._decide_in_batch(batch, command, idempotency_key, fingerprint, decide, at)
-        checks_reads = self._checks_reads
+        checks_reads = self._read_checker is not None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow = UnitOfWork(self, at or self.clock.now(), idempotency_key)
             # The first attempt decides on cached aggregates as they are; its write
@@ -175,7 +176,7 @@ class CommandEngine(Application[UUID]):
         )
 
     def _changed_since(self, versions: dict[UUID, int]) -> bool:
-        return self._checks_reads and self.recorder.changed_since(versions)  # type: ignore[attr-defined]
+        return self._read_checker is not None and self._read_checker.changed_since(versions)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's ``save``, collecting the events the fast way (ledger.processing)."""

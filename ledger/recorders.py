@@ -34,15 +34,12 @@ from ledger.audit_chain import (
     _link_range,
     _PostgresSQL,
     _SQLiteSQL,
+    as_uuid,
     chain_links,
 )
 from ledger.read_set import READS, StaleRead
 
 _INSERT_LINKS = "INSERT INTO {chain} (position, link) VALUES (%s, %s)"
-
-
-def _uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
 
 
 def _stale(ids: Sequence[UUID]) -> StaleRead:
@@ -145,7 +142,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         reads: Mapping[UUID, int] = kwargs.get(READS) or {}
-        columns = ([_uuid(e.originator_id) for e in stored_events],
+        columns = ([as_uuid(e.originator_id) for e in stored_events],
                    [e.originator_version for e in stored_events],
                    [e.topic for e in stored_events], [e.state for e in stored_events])
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -159,7 +156,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     raise _stale(list(reads))
                 by_event = {(r["originator_id"], r["originator_version"]):
                             int(r["notification_id"]) for r in inserted}
-                ids = [by_event[(_uuid(e.originator_id), e.originator_version)]
+                ids = [by_event[(as_uuid(e.originator_id), e.originator_version)]
                        for e in stored_events]
                 last = inserted[0]["last_link"]
                 previous = GENESIS if last is None else bytes(last)
