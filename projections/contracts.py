@@ -42,7 +42,7 @@ from domain.deadlines import epoch_us
 from domain.fees.quotes import FeeQuote
 from domain.money import to_minor_units
 from projections.contract_lists import ContractListQueries
-from projections.store import PostgresView, SQLiteView, View, open_view
+from projections.store import PostgresView, SQLiteView, View, execute_runs, open_view
 
 LIST_TABLES = {"contracts": "list_contracts", "milestones": "list_milestones",
                "payments": "list_payments", "parcels": "list_escrow_parcels",
@@ -191,12 +191,19 @@ class _Batch:
     def __init__(self, view: View, cursor: Any) -> None:
         self.view = view
         self.cursor = cursor
+        self.queued: list[tuple[str, Sequence[Any]]] = []
 
     def run(self, statement: str, params: Sequence[Any]) -> None:
-        self.cursor.execute(self.view.sql(statement), list(params))
+        self.queued.append((statement, list(params)))
+
+    def flush(self) -> None:
+        """Sends what is queued, runs of one statement together (``execute_runs``)."""
+        execute_runs(self.view, self.cursor, self.queued)
+        self.queued = []
 
     def rows(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        self.run(query, params)
+        self.flush()  # a read sees every statement before it
+        self.cursor.execute(self.view.sql(query), list(params))
         return [dict(r) for r in self.cursor.fetchall()]
 
     # ---- parcels: each charge's money while escrow holds it ----------------------
@@ -344,6 +351,7 @@ class ContractsProjection:
             writer = _Batch(self.view, cursor)
             for n, event in batch:
                 writer.apply(n, event)
+            writer.flush()
 
     def reset(self) -> None:
         self.view.reset(self.name)

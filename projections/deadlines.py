@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.deadlines import Deadline, DeadlineChange, DeadlineKind, epoch_us, from_epoch_us
 from ledger.idempotency import CommandRecord
-from projections.store import PostgresView, SQLiteView, open_view
+from projections.store import PostgresView, SQLiteView, execute_runs, open_view
 
 DEADLINE_TABLES = {"deadlines": "due_deadlines", "index": "due_deadlines_status_due"}
 DEADLINE_CREATE = (
@@ -88,9 +88,8 @@ class DeadlineProjection:
 
     def handle(self, batch: Sequence[tuple[int, Any]], tracking: Tracking) -> None:
         with self.view.writing(tracking) as cursor:
-            for _, event in batch:
-                for statement, params in changes_of(event):
-                    cursor.execute(self.view.sql(statement), params)
+            execute_runs(self.view, cursor, (change for _, event in batch
+                                             for change in changes_of(event)))
 
     def reset(self) -> None:
         self.view.reset(self.name)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import ConcurrencyConflict
 from domain.money import money
@@ -257,6 +258,35 @@ def test_concurrent_writers_keep_one_gapless_chain(app, database_url):
     assert (len(events), events[-1]) == (40 * OPEN, app.position())
     report = audit_chain.verify(app)
     assert (report.ok, report.checked, report.head) == (True, 40 * OPEN, app.position())
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_links_the_server_computes_are_the_documented_encoding_byte_for_byte(
+        app, database_url, monkeypatch):
+    """PostgreSQL computes each link in the insert's statement (ledger.recorders.ONE_TRIP);
+    Python's encoding must give the same bytes: a topic whose UTF-8 is longer than its
+    characters, states with every byte value, and a batch of 600 across 200 aggregates."""
+    recorder = app.recorder
+    trips: list[str] = []
+    for name in ("_in_one_trip", "_in_three_trips"):
+        original = getattr(recorder, name)
+        monkeypatch.setattr(recorder, name, lambda *a, _o=original, _n=name, **k:
+                            (trips.append(_n), _o(*a, **k))[1])
+    history(app)  # the first write finds no link to follow: three trips, then one each
+    assert trips[:2] == ["_in_one_trip", "_in_three_trips"]
+    assert set(trips[2:]) == {"_in_one_trip"}
+    ids = [uuid.uuid4() for _ in range(200)]
+    events = [StoredEvent(originator_id=ids[n % 200], originator_version=n // 200 + 1,
+                          topic="tests:Événement€", state=bytes(range(256)) * (n % 3) + b"{}")
+              for n in range(600)]
+    previous = bytes.fromhex(audit_chain.head(app).link_hex)
+    positions_written = recorder.insert_events(events)
+    assert trips[-1] == "_in_one_trip"
+    expected = audit_chain.chain_links(previous, events, positions_written)
+    stored = audit_chain.links(app, positions_written)
+    assert [stored[p] for p, _ in expected] == [link.hex() for _, link in expected]
+    assert audit_chain.verify(app).ok
 
 
 def test_the_cli_verifies_a_clean_chain_and_names_the_first_altered_position(
