@@ -47,6 +47,9 @@ from ledger.read_set import READS, StaleRead
 
 _INSERT_LINKS = "INSERT INTO {chain} (position, link) VALUES (%s, %s)"
 
+READ_CHECK_CHUNK = 400
+"""Ids per SQLite read-check statement (``bulk_reads.CHUNK`` reads the same way)."""
+
 ONE_TRIP = (
     # In the snapshot taken after the lock: the chain's newest link, and whether an
     # aggregate the command only read has changed. Either refusal inserts nothing.
@@ -119,13 +122,19 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return ids
 
     def _newer(self, c: SQLiteCursor, reads: Mapping[UUID, int]) -> bool:
-        where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(reads))
-        params: list[Any] = []
-        for aggregate_id, version in reads.items():
-            params += [aggregate_id.hex, version]
+        """Whether any id read has an event above the version read. In chunks: SQLite
+        refuses an expression deeper than 1,000 terms, and a command on a contract
+        reads every contract of its relationship (a busy pair has hundreds)."""
         table = self.events_table_name  # our own name and fixed text; the values are bound
-        c.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", params)  # noqa: S608
-        return c.fetchone() is not None
+        items = list(reads.items())
+        for lo in range(0, len(items), READ_CHECK_CHUNK):
+            chunk = items[lo:lo + READ_CHECK_CHUNK]
+            where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(chunk))
+            params = [p for aggregate_id, version in chunk for p in (aggregate_id.hex, version)]
+            c.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", params)  # noqa: S608
+            if c.fetchone() is not None:
+                return True
+        return False
 
     def changed_since(self, versions: Mapping[UUID, int]) -> bool:
         if not versions:
