@@ -26,7 +26,6 @@ How it stays correct:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from threading import Lock
 from typing import Any
@@ -49,8 +48,14 @@ def replayed(aggregate: Any, events: Iterable[Any]) -> Any:
 
 
 def working_copy(aggregate: Any) -> Any:
-    """A copy a command may change: its own attributes and pending events, shared values."""
-    clone = copy.copy(aggregate)
+    """A copy a command may change: its own attributes and pending events, shared values.
+
+    What ``copy.copy`` makes of an aggregate (no ``__slots__``, ``__copy__`` or
+    ``__getstate__`` of ours or the library's), in a third of its time: a command on a
+    contract copies every contract of its relationship.
+    """
+    clone = object.__new__(type(aggregate))
+    clone.__dict__.update(aggregate.__dict__)
     clone._pending_events = []  # the library's list of new events
     return clone
 

@@ -9,6 +9,7 @@ release that bills it, so two racing releases cannot both use stale billings.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -62,8 +63,7 @@ class Relationship(Aggregate):
 
     @staticmethod
     def id_for(client_id: str, freelancer_id: str, currency: str) -> UUID:
-        name = f"escrow-ledger:relationship:{client_id}:{freelancer_id}:{currency}"
-        return uuid5(NAMESPACE_URL, name)
+        return _relationship_id(client_id, freelancer_id, currency)
 
     @classmethod
     def start(cls, client_id: str, freelancer_id: str, currency: str, at: datetime) -> Relationship:
@@ -101,3 +101,11 @@ class Relationship(Aggregate):
             top_tier_since=since,
             source=source,
         )
+
+
+@lru_cache(maxsize=65536)
+def _relationship_id(client_id: str, freelancer_id: str, currency: str) -> UUID:
+    """Remembered: a command on a contract asks it once per contract of the relationship
+    (a busy pair has hundreds), and a UUID5 costs a SHA-1."""
+    name = f"escrow-ledger:relationship:{client_id}:{freelancer_id}:{currency}"
+    return uuid5(NAMESPACE_URL, name)
