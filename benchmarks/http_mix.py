@@ -152,12 +152,16 @@ def _over_http(base: str, ops: list[Op], connections: int, workdir: Path,
     stdout, _ = wrk.communicate(timeout=30)
     summary = parse_wrk(stdout)
     out.seconds += summary["duration_us"] / 1e6
-    answered_ops = 0
+    seen: set[int] = set()
     for path in files:
         for line in path.read_text().splitlines():
             index, status, body = line.split("\t", 2)
+            if int(index) < 0 or int(index) in seen:
+                # an answer naming no request (or one answered twice): the server or the
+                # wire broke the one-answer-per-request rule; never credit it to anyone
+                raise SystemExit(f"WRONG: an answer matching no request: {status} {body[:200]}")
             op = ops[int(index)]
-            answered_ops += 1
+            seen.add(int(index))
             if status.startswith("2"):
                 out.ok += 1
                 op.absorb(json.loads(body))
@@ -165,8 +169,9 @@ def _over_http(base: str, ops: list[Op], connections: int, workdir: Path,
                 op.round.failed = True
                 out.failed += 1
                 out.note_error(f"{op.name}: {status} {body}")
-    for op in ops[answered_ops:] if answered_ops < len(ops) else []:
-        op.round.failed = True
+    for n, op in enumerate(ops):
+        if n not in seen:
+            op.round.failed = True
     weight = summary["requests"] / 100
     out.latencies_ms += [q / 1000 for q in summary["quantiles_us"]]
     out.weights += [weight] * 100

@@ -3,6 +3,11 @@
 -- Arguments (after --): <requests file> <output prefix> <bearer key> <thread count>.
 -- A line is: METHOD \t PATH \t IDEMPOTENCY-KEY \t JSON BODY ("-" for none).
 -- Once a thread's share is answered it idles (delay) until Python interrupts wrk.
+-- Each request carries X-Request-Id "bench-<index>", which the server echoes: an answer
+-- is written under the index its header names, not under "the next one sent", so an
+-- answer lost or added on the wire cannot shift the rest onto the wrong requests
+-- (one did: an hourly contract's open was once credited with a Connects purchase's
+-- answer). An answer naming no request is written with index -1 (Python fails the run).
 -- wrk calls thread 0's request() once before connecting, to verify the script: thread 0's
 -- list starts with a dummy request for that call, so no prepared request is lost.
 local counter = 0
@@ -28,7 +33,7 @@ function init(args)
       if body == "-" then body = nil end
       table.insert(mine, wrk.format(method, path, {
         ["Authorization"] = "Bearer " .. bearer, ["Content-Type"] = "application/json",
-        ["Idempotency-Key"] = key}, body))
+        ["Idempotency-Key"] = key, ["X-Request-Id"] = "bench-" .. n}, body))
       table.insert(mine_index, n)
     end
     n = n + 1
@@ -50,8 +55,12 @@ end
 
 function response(status, headers, body)
   answered = answered + 1
-  if answered + offset <= #mine then
-    out:write(mine_index[answered + offset], "\t", status, "\t", (body:gsub("\n", " ")), "\n")
+  local index = (headers["X-Request-Id"] or headers["x-request-id"] or ""):match("^bench%-(%d+)$")
+  if index ~= nil then
+    out:write(index, "\t", status, "\t", (body:gsub("\n", " ")), "\n")
+    out:flush()
+  elseif answered + offset <= #mine and mine_index[answered + offset] ~= -1 then
+    out:write("-1\t", status, "\t", (body:gsub("\n", " ")), "\n")
     out:flush()
   end
 end
