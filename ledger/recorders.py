@@ -83,7 +83,15 @@ ONE_TRIP = (
 """The whole write in one statement. Why the links in SQL: the link of each event
 needs its notification id, which only the insert knows, and the previous link,
 which only the store knows under the lock; computing them here spares the two
-extra round trips that fetching them and sending the links back took."""
+extra round trips that fetching them and sending the links back took.
+
+Every statement of the pipeline goes unprepared (``prepare=False``): inside a
+pipeline psycopg's prepared-statement cache lost track once under several
+server processes (it believed a statement prepared that the server did not
+hold), and every later write on that connection failed with "prepared
+statement does not exist" (found by ``make bench``). The server plans the
+statement on each write instead.
+"""
 
 
 def _stale(ids: Sequence[UUID]) -> StaleRead:
@@ -212,12 +220,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             with conn.pipeline():
                 curs = conn.cursor()
                 for statement in self._opening:
-                    curs.execute(statement)
+                    curs.execute(statement, prepare=False)
                 out = conn.cursor()
                 # the read check's two arrays come first in the statement's text
                 out.execute(self._one_trip, (list(reads), list(reads.values()), *columns),
-                            prepare=True)
-                curs.execute(SQL("COMMIT"))
+                            prepare=False)
+                curs.execute(SQL("COMMIT"), prepare=False)
         except BaseException:
             _roll_back(conn)
             raise
@@ -284,3 +292,4 @@ def _roll_back(conn: Any) -> None:
     if conn.pgconn.transaction_status != TransactionStatus.IDLE:
         with contextlib.suppress(psycopg.Error):
             conn.execute("ROLLBACK")
+

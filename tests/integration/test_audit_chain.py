@@ -289,6 +289,27 @@ def test_links_the_server_computes_are_the_documented_encoding_byte_for_byte(
     assert audit_chain.verify(app).ok
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_write_survives_the_server_forgetting_its_prepared_statement(database_url, clock):
+    """The one-trip write runs a statement the recorder prepares per connection; a
+    connection whose statements were dropped (DISCARD ALL, a pooler) prepares it again
+    instead of failing every write from then on."""
+    from ledger.settings import store_from_url
+
+    app = EscrowLedger(store_from_url(database_url, pool_size=1).env, clock=clock)
+    try:
+        history(app)
+        with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            conn.execute("DEALLOCATE ALL")
+        before = app.position()
+        app.open_contract(client_id="c9", freelancer_id="f9", currency="USD", actor="t")
+        assert app.position() == before + OPEN
+        assert audit_chain.verify(app).ok
+    finally:
+        app.close()
+
+
 def test_the_cli_verifies_a_clean_chain_and_names_the_first_altered_position(
         app: EscrowLedger, database_url: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
