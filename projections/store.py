@@ -125,9 +125,18 @@ class PostgresView(PostgresTrackingRecorder):
                 self._insert_tracking(curs, tracking)
                 yield curs
                 return
-            with curs.connection.pipeline():
-                self._insert_tracking(curs, tracking)
-                yield curs
+            conn = curs.connection
+            # Nothing is prepared inside the pipeline: psycopg counts a statement prepared
+            # once it queues its parse, which the server skips after an earlier failure
+            # (a tracking row another process recorded first), and every later use on the
+            # connection would fail with "prepared statement does not exist".
+            threshold, conn.prepare_threshold = conn.prepare_threshold, None
+            try:
+                with conn.pipeline():
+                    self._insert_tracking(curs, tracking)
+                    yield curs
+            finally:
+                conn.prepare_threshold = threshold
 
     def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:
