@@ -140,6 +140,9 @@ class _Upto:
     def balances_at(self, as_of: Any, upto: int) -> list[Any]:
         return list(self.queries.balances_at(as_of, upto))
 
+    def require_still_past(self, position: int) -> None:
+        self.queries.require_still_past(position)
+
 
 def median_of_runs(kind: str, url: str, upto: int, runs: int) -> dict[str, Any]:
     """``runs`` measures, each in a fresh process: the median time and rate, the highest

@@ -9,9 +9,14 @@ Run from the repository root::
 For each backend (PostgreSQL, SQLite) and worker count (1, 4, 16 threads sharing
 one ``EscrowLedger``) N threads loop over rounds of the mix (``benchmarks.mix``:
 fixed price, maturity and withdrawal, hourly time and invoice, Connects) on a
-fresh store, for ``--seconds``. In the same run, before them, pgbench's TPC-B
-runs at the same client counts on the same server. Every figure is the median
-of ``--runs`` runs; each ratio is taken within one run, then the median taken.
+fresh store, for ``--seconds``. On PostgreSQL the same N workers also run spread
+over processes (``--processes``, default up to 4: N/P threads in each of P
+processes, each with its own ``EscrowLedger``, as ``ledger serve --workers P``
+runs), because one interpreter's lock caps the threads of one process at about
+one core while PostgreSQL and pgbench use both. In the same run, before them,
+pgbench's TPC-B runs at the same client counts on the same server. Every figure
+is the median of ``--runs`` runs; each ratio is taken within one run, then the
+median taken.
 
 It creates ``escrow_mix_<pid>`` and ``escrow_mixpgb_<pid>`` (dropped at the
 end, also on error or SIGTERM) and SQLite files in a temporary directory.
@@ -23,6 +28,7 @@ import argparse
 import cProfile
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import shutil
@@ -33,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +66,7 @@ BACKENDS = ("postgres", "sqlite")
 @dataclass
 class Tally:
     commands: int = 0
+    started_at: float = 0.0
     ended_at: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
     latencies: dict[str, list[float]] = field(default_factory=dict)
@@ -75,6 +83,7 @@ class Case:
     errors: dict[str, int]
     latency_ms: dict[str, dict[str, float]]
     pgbench_tps: float | None = None
+    processes: int = 1
 
     @property
     def commands_per_s(self) -> float:
@@ -89,7 +98,7 @@ def _worker(app: EscrowLedger, tally: Tally, deadline: list[float],
             barrier: threading.Barrier) -> None:
     run_round(app)  # warm-up, not counted
     barrier.wait()
-    clock = time.perf_counter
+    clock = time.monotonic  # one clock for every process of a case
     end = deadline[0]
     while clock() < end:  # checked between rounds: every round is whole
         for name, step in round_steps(app):
@@ -102,6 +111,61 @@ def _worker(app: EscrowLedger, tally: Tally, deadline: list[float],
             tally.latencies.setdefault(name, []).append(clock() - t0)
             tally.commands += 1
     tally.ended_at = clock()
+
+
+def _threads(app: EscrowLedger, count: int, seconds: float,
+             release: Callable[[], float]) -> list[Tally]:
+    """``count`` threads on ``app``, started together once all warmed up; their tallies.
+
+    ``release`` runs once every thread has warmed up and returns when to start.
+    """
+    deadline = [0.0]
+
+    def start() -> None:
+        deadline[0] = release() + seconds
+
+    barrier = threading.Barrier(count, action=start)
+    tallies = [Tally() for _ in range(count)]
+    failures: list[BaseException] = []
+
+    def body(tally: Tally) -> None:
+        try:
+            _worker(app, tally, deadline, barrier)
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as e:
+            failures.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=body, args=(t,), daemon=True) for t in tallies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise RuntimeError(f"{count} workers: a worker failed") from failures[0]
+    for tally in tallies:
+        tally.started_at = deadline[0] - seconds
+    return tallies
+
+
+def _process(url: str, threads: int, seconds: float, ready: Any, go: Any,
+             start_at: Any, results: Any) -> None:
+    """One process of a case: its own ``EscrowLedger``, ``threads`` workers, its tallies
+    sent back (an exception's text instead, so the parent fails the case)."""
+    try:
+        app = EscrowLedger(store_from_url(url, pool_size=threads).env)
+        try:
+            def release() -> float:
+                ready.put(os.getpid())
+                go.wait()
+                return float(start_at.value)
+
+            results.put(_threads(app, threads, seconds, release))
+        finally:
+            app.close()
+    except BaseException as e:
+        results.put(f"{type(e).__name__}: {e}")
 
 
 def count_events(app: EscrowLedger, url: str) -> int:
@@ -120,44 +184,26 @@ def count_events(app: EscrowLedger, url: str) -> int:
 
 
 def run_case(url: str, backend: str, workers: int, seconds: float, run: int,
-             pre_ping: bool = True) -> Case:
-    env = store_from_url(url, pool_size=workers).env
-    if not pre_ping and backend == "postgres":
-        env["POSTGRES_PRE_PING"] = "n"  # a diagnosis: what the per-checkout SELECT costs
-    app = EscrowLedger(env)
-    try:
-        deadline, started = [0.0], [0.0]
-        before: list[int] = []
+             pre_ping: bool = True, processes: int = 1) -> Case:
+    if processes > 1:
+        tallies, before, events_after = _across_processes(url, workers, processes, seconds)
+    else:
+        env = store_from_url(url, pool_size=workers).env
+        if not pre_ping and backend == "postgres":
+            env["POSTGRES_PRE_PING"] = "n"  # a diagnosis: what the per-checkout SELECT costs
+        app = EscrowLedger(env)
+        try:
+            counted: list[int] = []
 
-        def release() -> None:  # once every worker has warmed up
-            before.append(count_events(app, url))
-            started[0] = time.perf_counter()
-            deadline[0] = started[0] + seconds
+            def release() -> float:  # once every worker has warmed up
+                counted.append(count_events(app, url))
+                return time.monotonic()
 
-        barrier = threading.Barrier(workers, action=release)
-        tallies = [Tally() for _ in range(workers)]
-        failures: list[BaseException] = []
-
-        def body(tally: Tally) -> None:
-            try:
-                _worker(app, tally, deadline, barrier)
-            except threading.BrokenBarrierError:
-                pass
-            except BaseException as e:
-                failures.append(e)
-                barrier.abort()
-
-        threads = [threading.Thread(target=body, args=(t,), daemon=True) for t in tallies]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if failures:
-            raise RuntimeError(f"{backend}/{workers} workers: a worker failed") from failures[0]
-        elapsed = max(t.ended_at for t in tallies) - started[0]
-        events = count_events(app, url) - before[0]
-    finally:
-        app.close()
+            tallies = _threads(app, workers, seconds, release)
+            before, events_after = counted[0], count_events(app, url)
+        finally:
+            app.close()
+    elapsed = max(t.ended_at for t in tallies) - tallies[0].started_at
     merged: dict[str, list[float]] = {}
     errors: Counter[str] = Counter()
     for t in tallies:
@@ -166,18 +212,58 @@ def run_case(url: str, backend: str, workers: int, seconds: float, run: int,
             merged.setdefault(name, []).extend(values)
     latency = {name: latency_summary(v) for name, v in merged.items()}
     latency["all"] = latency_summary([x for v in merged.values() for x in v])
-    return Case(backend, workers, run, elapsed, sum(t.commands for t in tallies), events,
-                dict(errors), latency)
+    return Case(backend, workers, run, elapsed, sum(t.commands for t in tallies),
+                events_after - before, dict(errors), latency, processes=processes)
+
+
+def _across_processes(url: str, workers: int, processes: int,
+                      seconds: float) -> tuple[list[Tally], int, int]:
+    """``workers`` threads spread over ``processes`` spawned processes, started together
+    once every one has warmed up; (tallies, events before, events after)."""
+    ctx = multiprocessing.get_context("spawn")  # no inherited pools or threads
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    shares = [workers // processes + (i < workers % processes) for i in range(processes)]
+    children = [ctx.Process(target=_process, args=(url, n, seconds, ready, go, start_at,
+                                                   results), daemon=True) for n in shares]
+    for child in children:
+        child.start()
+    try:
+        for _ in children:
+            ready.get(timeout=120)
+        counter = EscrowLedger(store_from_url(url, pool_size=1).env)
+        try:
+            before = count_events(counter, url)
+            start_at.value = time.monotonic() + 0.05
+            go.set()
+            tallies: list[Tally] = []
+            for _ in children:
+                got = results.get(timeout=seconds + 120)
+                if isinstance(got, str):
+                    raise RuntimeError(f"{workers} workers in {processes} processes: {got}")
+                tallies += got
+            after = count_events(counter, url)
+        finally:
+            counter.close()
+    finally:
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+    return tallies, before, after
 
 
 def summarise(cases: list[Case]) -> list[dict[str, Any]]:
     """One row per backend and worker count: the median over runs of every figure."""
     rows = []
     for backend in dict.fromkeys(c.backend for c in cases):
-        for workers in sorted({c.workers for c in cases if c.backend == backend}):
-            runs = [c for c in cases if c.backend == backend and c.workers == workers]
+        for workers, processes in sorted({(c.workers, c.processes) for c in cases
+                                          if c.backend == backend}):
+            runs = [c for c in cases if (c.backend, c.workers, c.processes) == (
+                backend, workers, processes)]
             rows.append({
-                "backend": backend, "workers": workers, "runs": len(runs),
+                "backend": backend, "workers": workers, "processes": processes,
+                "runs": len(runs),
                 "commands_per_s": median([c.commands_per_s for c in runs]),
                 "events_per_s": median([c.events_per_s for c in runs]),
                 "p50_ms": median([c.latency_ms["all"]["p50"] for c in runs]),
@@ -192,13 +278,14 @@ def summarise(cases: list[Case]) -> list[dict[str, Any]]:
     return rows
 
 
-HEADER = ["backend", "workers", "cmds/s", "events/s", "p50 ms", "p99 ms", "errors",
+HEADER = ["backend", "workers", "processes", "cmds/s", "events/s", "p50 ms", "p99 ms", "errors",
           "pgbench tps", "ours/pgbench"]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     return render_table(HEADER, [[
-        r["backend"], str(r["workers"]), fmt(r["commands_per_s"]), fmt(r["events_per_s"]),
+        r["backend"], str(r["workers"]), str(r["processes"]), fmt(r["commands_per_s"]),
+        fmt(r["events_per_s"]),
         fmt(r["p50_ms"], ".2f"), fmt(r["p99_ms"], ".2f"), str(r["errors"]),
         fmt(r["pgbench_tps"]), fmt(r["ratio_to_pgbench"], ".2f")] for r in rows])
 
@@ -207,7 +294,8 @@ def per_command_table(cases: list[Case]) -> str:
     rows = []
     for backend in dict.fromkeys(c.backend for c in cases):
         workers = min(c.workers for c in cases if c.backend == backend)
-        runs = [c for c in cases if c.backend == backend and c.workers == workers]
+        runs = [c for c in cases if c.backend == backend and c.workers == workers
+                and c.processes == 1]
         for name in COMMAND_NAMES:
             lat = [c.latency_ms[name] for c in runs if name in c.latency_ms]
             if lat:
@@ -244,6 +332,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=4.0, help="per case (default 4)")
     ap.add_argument("--runs", type=int, default=3, help="runs; figures are medians (3)")
     ap.add_argument("--workers", default="1,4,16", help="thread counts (default 1,4,16)")
+    ap.add_argument("--processes", type=int, default=4,
+                    help="PostgreSQL: also each worker count over min(N, this) processes "
+                         "(default 4; 1: threads only)")
     ap.add_argument("--backends", default="postgres,sqlite")
     ap.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                              DEFAULT_ADMIN_URL),
@@ -262,6 +353,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.quick:
         args.seconds, args.runs, args.workers, args.no_pgbench = 0.5, 1, "1", True
+        args.processes = 1
         if "--backends" not in " ".join(argv or sys.argv[1:]):
             args.backends = "sqlite"
     args.workers = sorted({int(w) for w in args.workers.split(",") if w.strip()})
@@ -289,6 +381,15 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, Stores(db_url, sqlite_dir), started)
 
 
+def _layouts(backend: str, workers: list[int], processes: int) -> list[tuple[int, int]]:
+    """(workers, processes) cases: threads in one process, then on PostgreSQL the same
+    workers over min(N, ``processes``) processes (SQLite takes one writer at a time)."""
+    out = [(n, 1) for n in workers]
+    if backend == "postgres":
+        out += [(n, min(n, processes)) for n in workers if min(n, processes) > 1]
+    return out
+
+
 def _run(args: argparse.Namespace, stores: Stores, started: datetime) -> int:
     if args.profile:
         profile(stores.url(args.backends[0], "profile"), args.seconds, args.profile_top)
@@ -303,12 +404,15 @@ def _run(args: argparse.Namespace, stores: Stores, started: datetime) -> int:
                     args.pgbench, args.postgres_url, name, args.workers, args.seconds,
                     os.cpu_count() or 1).items()}
         for backend in args.backends:
-            for workers in args.workers:
-                case = run_case(stores.url(backend, f"r{run}_{workers}w"), backend, workers,
-                                args.seconds, run, pre_ping=not args.no_pre_ping)
+            for workers, processes in _layouts(backend, args.workers, args.processes):
+                case = run_case(stores.url(backend, f"r{run}_{workers}w{processes}p"), backend,
+                                workers, args.seconds, run, pre_ping=not args.no_pre_ping,
+                                processes=processes)
                 case.pgbench_tps = tps.get(workers) if backend == "postgres" else None
                 cases.append(case)
-                print(f"  run {run} {backend} {workers}w: {case.commands_per_s:.1f} cmds/s"
+                print(f"  run {run} {backend} {workers}w"
+                      f"{f' in {processes} processes' if processes > 1 else ''}: "
+                      f"{case.commands_per_s:.1f} cmds/s"
                       f"{f' (pgbench {case.pgbench_tps:.0f} tps)' if case.pgbench_tps else ''}"
                       f"{f', {sum(case.errors.values())} ERRORS' if case.errors else ''}",
                       flush=True)

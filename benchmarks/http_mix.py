@@ -136,18 +136,23 @@ def _over_http(base: str, ops: list[Op], connections: int, workdir: Path,
          str(WRK_DIR / "phase.lua"), base, "--", str(phase_file), str(prefix), API_KEY,
          str(c)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     files = [Path(f"{prefix}-{i}.out") for i in range(c)]
-    answered, give_up = 0, time.monotonic() + 30
+    # Only the bytes appended since the last look are read: reading every file whole
+    # every 2 ms took a fifth of a core from the server being measured, on two cores.
+    offsets, answered, give_up = [0] * c, 0, time.monotonic() + 30
     while time.monotonic() < give_up and wrk.poll() is None:  # 30 s without an answer: stop
-        count = 0
-        for path in files:
-            if path.exists():
+        count = answered
+        for i, path in enumerate(files):
+            if path.exists() and path.stat().st_size > offsets[i]:
                 with path.open("rb") as f:
-                    count += f.read().count(b"\n")
+                    f.seek(offsets[i])
+                    fresh = f.read()
+                offsets[i] += len(fresh)
+                count += fresh.count(b"\n")
         if count >= len(ops):
             break
         if count > answered:
             answered, give_up = count, time.monotonic() + 30
-        time.sleep(0.002)
+        time.sleep(0.005)
     wrk.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
     stdout, _ = wrk.communicate(timeout=30)
     summary = parse_wrk(stdout)

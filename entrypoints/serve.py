@@ -30,6 +30,7 @@ import argparse
 import importlib.util
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,12 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     workers = max(1, int(getattr(args, "workers", 1) or 1))
+    if workers > 1 and ":memory:" in settings.database_url:
+        # each process would hold its own empty database: workers answering different
+        # money, and the parent's scheduler firing against none of it
+        print("--workers N needs a database the processes share: a SQLite file or "
+              "PostgreSQL, not sqlite:///:memory:", file=sys.stderr)
+        return 2
     keys = _keys(settings, args.host, args.port)
     app = prepare_ledger(settings, demo=args.demo)
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "info",

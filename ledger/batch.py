@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.idempotency import CommandRecord
+from ledger.read_set import ReadSet
 
 MAX_COMMANDS = 1000
 """The most commands one batch may carry."""
@@ -52,6 +53,17 @@ class Batch:
     """After the commit: the log position at which everything the batch wrote is visible."""
     positions: dict[str, int] = field(default_factory=dict)
     """After the commit: the log position of each key's record (what a replay answers)."""
+    reads: ReadSet = field(default_factory=lambda: ReadSet(trusting=False))
+    """The version of every aggregate the batch's commands read, which its commit proves
+    unchanged as a single command's write does (``ledger.read_set``). Without it a batch
+    funding a milestone could commit after another process suspended the client it had
+    found in good standing."""
+
+    def unwritten_reads(self) -> dict[UUID, int]:
+        """What the commit checks: what was read and is not written (the store's version
+        uniqueness checks those)."""
+        written = {e.originator_id for e in self.events} | {r.id for r in self.records}
+        return {i: v for i, v in self.reads.versions.items() if i not in written}
 
     def set_aside(self, changed: list[Any]) -> None:
         """Moves a decided command's new events here, so the next command's pending events

@@ -90,9 +90,10 @@ class CommandEngine(Application[UUID]):
         self.fees = fees
         self.aggregates = (aggregate_cache.AggregateCache(self.repository, cache_size)
                            if cache_size > 0 else None)
+        # Checked whether or not the cache is on: the check is also what makes a command
+        # serialisable over what it only read (a client's standing, say).
         self._read_checker: ChecksReads | None = (
-            self.recorder if self.aggregates is not None
-            and isinstance(self.recorder, ChecksReads) else None)
+            self.recorder if isinstance(self.recorder, ChecksReads) else None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -219,8 +220,9 @@ class CommandEngine(Application[UUID]):
         if not to_save:
             batch.position = self.position()
             return batch.position
+        check = {READS: batch.unwritten_reads()} if self._read_checker is not None else {}
         try:
-            recordings = self.save(*to_save)
+            recordings = self.save(*to_save, **check)
         except RecordConflictError as e:
             raise ConcurrencyConflict(
                 "another command changed what this batch decided on first; run it again"
@@ -308,8 +310,9 @@ class CommandEngine(Application[UUID]):
         if batch is not None and batch.engine is not self:
             batch = None
         if batch is not None and aggregate_id in batch.absent:
+            batch.reads.saw(aggregate_id, 0)
             return None
-        reads = current_reads.get() if batch is None else None
+        reads = current_reads.get() if batch is None else batch.reads
         try:
             if self.aggregates is None:
                 found: Any = self.repository.get(aggregate_id)

@@ -73,6 +73,14 @@ FIRING_BATCH = 250
 """Deadlines fired in one transaction (``ledger/batch.py``); the Monday burst's unit of work."""
 
 
+EVERY_VIEW_AFTER = 50
+"""A round that fired at least this many is followed by every view's catch-up, not the
+registry's alone. Why: the registry's catch-up between rounds, then the other views'
+at the end, decoded each event twice (a tenth of a Monday burst: 5,000 invoices in 7.3 s
+against 6.5 s). After a smaller round the registry alone is quicker (one transaction,
+not six); the rest follow at the end."""
+
+
 def fire_batch(app: EscrowLedger, deadlines: list[Deadline], now: datetime) -> list[Fired]:
     """All of ``deadlines`` fired in one transaction, each as it would fire alone.
 
@@ -144,8 +152,9 @@ def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
     fired: list[Fired] = []
     tried: set[str] = set()
     stuck = 0  # tried deadlines the last read still found pending (retired ones leave)
+    last_round = 0
     while len(fired) < limit:
-        runner.catch_up(only=("deadlines",))  # the other views follow at the end
+        runner.catch_up(only=None if last_round >= EVERY_VIEW_AFTER else ("deadlines",))
         room = min(batch_size, limit - len(fired))
         rows = _untried(runner, upto, tried, room + stuck)
         fresh = [d for d in rows if d.idempotency_key not in tried]
@@ -154,7 +163,10 @@ def fire_due(app: EscrowLedger, runner: ProjectionRunner, upto: datetime,
         if not due:
             break
         tried.update(d.idempotency_key for d in due)
-        fired += fire_one(app, due[0], upto) if len(due) == 1 else fire_batch(app, due, upto)
+        this_round = fire_one(app, due[0], upto) if len(due) == 1 else fire_batch(
+            app, due, upto)
+        fired += this_round
+        last_round = len(this_round)
     if fired:
         runner.catch_up()
     return fired

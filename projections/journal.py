@@ -23,7 +23,7 @@ from eventsourcing.persistence import Tracking
 from domain.bookkeeping.accounts import kind_of
 from domain.bookkeeping.postings import Side
 from domain.deadlines import epoch_us
-from domain.errors import InvalidInput, UnbalancedEntry
+from domain.errors import ConcurrencyConflict, InvalidInput, UnbalancedEntry
 from domain.money import currency_of, minor_unit_exponent
 from projections.postings import PostingReader
 from projections.postings import PostingRow as PostingRow  # its home now; kept importable
@@ -216,6 +216,38 @@ class JournalQueries:
                            _to_decimal(r["c"], r["currency"]))
             for r in rows
         ]
+
+    def require_still_past(self, position: int) -> None:
+        """Refuses what was just read if the view has fallen back behind ``position``: it
+        was emptied (``ledger projections rebuild``) while being read, so those rows may
+        be a partial view. A reconciliation recorded from them would keep false breaks
+        (or hide a shortfall) in the log for good."""
+        now = self.position()
+        if now < position:
+            raise ConcurrencyConflict(
+                f"the journal view was rebuilt while it was read (it had reached position "
+                f"{position}, now {now}); nothing was recorded: run it again")
+
+    def balances_and_position(self) -> tuple[int, list[AccountBalance], dict[str, Decimal]]:
+        """(position, every account's balance, the trial balance), read at one snapshot.
+
+        Why not ``position()`` then ``all_balances()``: a projector moving on in between
+        (a replay check replays for seconds first) made every posting after the
+        position look like a break between the view and the log.
+        """
+        tracking, rows, totals = self.view.fetch_together([
+            ("SELECT notification_id FROM {tracking} WHERE application_name = %s",
+             [self.application_name]),
+            ("SELECT account, currency, debits_minor AS d, credits_minor AS c "
+             "FROM {balances} ORDER BY account, currency", []),
+            ("SELECT currency, SUM(debits_minor) AS d, SUM(credits_minor) AS c "
+             "FROM {balances} GROUP BY currency ORDER BY currency", []),
+        ])
+        balances = [AccountBalance(r["account"], r["currency"], _to_decimal(r["d"], r["currency"]),
+                                   _to_decimal(r["c"], r["currency"])) for r in rows]
+        trial = {r["currency"]: _to_decimal(r["d"], r["currency"]) - _to_decimal(
+            r["c"], r["currency"]) for r in totals}
+        return (int(tracking[0]["notification_id"]) if tracking else 0), balances, trial
 
     def trial_balance(self, as_of: datetime | None = None) -> dict[str, Decimal]:
         """Debits minus credits over every account, per currency: zero when balanced.

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
 from projections.contracts import ContractsProjection
 from projections.deadlines import DeadlineProjection
@@ -28,7 +28,7 @@ from projections.journal import JournalProjection
 from projections.jss import JssProjection
 from projections.payouts import PayoutsProjection
 from projections.revenue import RevenueProjection
-from projections.store import read_notifications
+from projections.store import Advance, TrackingMoved, read_notifications
 
 
 class Projection(Protocol):
@@ -87,7 +87,13 @@ class ProjectionRunner:
 
     def position(self) -> int:
         """The position every projection has reached (the slowest one's)."""
-        return min(p.position() for p in self.projections.values())
+        return min(self._positions(self.projections).values())
+
+    def _positions(self, chosen: dict[str, Projection]) -> dict[str, int]:
+        """Each chosen projection's position, in one query (their views share one
+        tracking table); keyed as ``chosen`` is."""
+        found = self.journal.view.positions([p.name for p in chosen.values()])
+        return {key: found[p.name] for key, p in chosen.items()}
 
     def catch_up(self, only: Collection[str] | None = None) -> int:
         """Processes every notification not yet tracked; returns the new position.
@@ -114,7 +120,7 @@ class ProjectionRunner:
         chosen = {n: p for n, p in self.projections.items() if only is None or n in only}
         with self._lock:
             while True:
-                positions = {name: p.position() for name, p in chosen.items()}
+                positions = self._positions(chosen)
                 start = min(positions.values()) + 1
                 notifications = read_notifications(self.app, start, batch_size)
                 if not notifications:
@@ -125,16 +131,17 @@ class ProjectionRunner:
                     if positions[name] >= last:
                         continue
                     mine = [n for n in notifications if n.id > positions[name]]
-                    tracking = Tracking(projection.name, last)
+                    tracking = Advance(projection.name, last, previous=positions[name])
                     handle_raw = getattr(projection, "handle_raw", None)
                     try:
                         if handle_raw is not None:
                             handle_raw(mine, decode, tracking)
                         else:
                             projection.handle([(n.id, decode(n)) for n in mine], tracking)
-                    except IntegrityError:
-                        # Another process recorded this batch first; nothing was
-                        # written here (one transaction): read the new position.
+                    except TrackingMoved:
+                        # Another runner recorded this batch first; nothing was written
+                        # here (one transaction): read the new position. Any other
+                        # integrity error is raised: retrying it would spin forever.
                         continue
 
     def rebuild(self, name: str | None = None) -> int:

@@ -120,6 +120,7 @@ def replay_as_of(app: Application[Any], live: JournalQueries, as_of: datetime | 
     replayed_view = JournalQueries(view, SCRATCH_TRACKING)
     replayed = _balances(replayed_view.balances_at(None, position))
     current = _balances(live.balances_at(as_of, position))
+    live.require_still_past(position)
     differences = [
         Difference(account, currency, replayed.get((account, currency), Decimal(0)),
                    current.get((account, currency), Decimal(0)))

@@ -65,9 +65,9 @@ def replay_balances(app: Application[Any], upto: int | None = None) -> tuple[
 
 def compare_with_projection(app: Application[Any], queries: JournalQueries) -> ReplayReport:
     """Replays up to the projection's position and lists every account that differs."""
-    position = queries.position()
+    position, balances, trial = queries.balances_and_position()  # one snapshot
     replayed, _ = replay_balances(app, upto=position)
-    projected = {(b.account, b.currency): b.balance for b in queries.all_balances()}
+    projected = {(b.account, b.currency): b.balance for b in balances}
     breaks = [
         Break(account, currency, replayed.get((account, currency), Decimal(0)),
               projected.get((account, currency), Decimal(0)))
@@ -75,4 +75,4 @@ def compare_with_projection(app: Application[Any], queries: JournalQueries) -> R
         if replayed.get((account, currency), Decimal(0))
         != projected.get((account, currency), Decimal(0))
     ]
-    return ReplayReport(position, len(projected), breaks, queries.trial_balance())
+    return ReplayReport(position, len(projected), breaks, trial)

@@ -122,6 +122,7 @@ def prepare_external(app: EscrowLedger, queries: JournalQueries, parsed: Sequenc
     balances = [b for p in parsed for b in p.balances]
     days = (safeguarding.daily(queries, position, balances, lines, trust)
             if trust else [])
+    queries.require_still_past(position)
     for day in days:
         if day["shortfall"]:
             breaks.append(shortfall_break(day))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.errors import ConcurrencyConflict
 from entrypoints.cli import main
 from entrypoints.scheduler import tick
 from ledger.application import EscrowLedger
@@ -130,3 +131,24 @@ def test_the_command_line_replays_as_of_a_time_and_exits_on_differences(
     assert "has no time zone" in capsys.readouterr().err
     assert main(["audit", "replay", "--as-of", "yesterday"]) == 2
     assert main(["audit", "replay", "--keep", str(keep)]) == 2
+
+
+def test_a_replay_whose_live_view_is_rebuilt_while_read_is_refused_not_reported(
+        app: EscrowLedger, clock: FakeClock, projector: ProjectionRunner,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ledger projections rebuild`` empties the view; a run reading it meanwhile saw a
+    partial view: every account would look like a difference, recorded for good."""
+    history(app, clock, projector)
+    queries = projector.queries
+    real = queries.balances_at
+
+    def emptied_first(as_of: datetime | None, upto: int) -> object:
+        projector.journal.reset()  # a rebuild has begun: the view is empty
+        return real(as_of, upto)
+
+    monkeypatch.setattr(queries, "balances_at", emptied_first)
+    with pytest.raises(ConcurrencyConflict, match="rebuilt while it was read"):
+        replay_as_of(app, queries, None, tmp_path / "raced.sqlite")
+    monkeypatch.undo()
+    projector.catch_up()  # the rebuild finishes: the same replay agrees again
+    assert replay_as_of(app, queries, None, tmp_path / "after.sqlite").ok

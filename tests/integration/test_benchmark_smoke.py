@@ -55,6 +55,25 @@ def test_the_command_mix_benchmark_runs_and_prints_its_table(tmp_path: Path) -> 
     assert summary[0]["errors"] == 0, summary
 
 
+def test_the_command_mix_spreads_its_workers_over_processes(tmp_path: Path) -> None:
+    """Two processes, one worker each, on one PostgreSQL store: both counted, no error."""
+    require_backend("postgres")
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.command_mix", "--backends", "postgres",
+         "--workers", "2", "--processes", "2", "--seconds", "0.5", "--runs", "1",
+         "--no-pgbench", "--json", str(tmp_path / "mix.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = {(r["workers"], r["processes"]): r
+            for r in json.loads((tmp_path / "mix.json").read_text())["summary"]}
+    assert set(rows) == {(2, 1), (2, 2)}, rows
+    spread = rows[(2, 2)]
+    assert spread["commands_per_s"] > 0, spread
+    assert spread["events_per_s"] > 0, spread
+    assert spread["errors"] == 0, spread
+    assert "| postgres |       2 |         2 |" in out.stdout, out.stdout
+
+
 def test_the_http_benchmark_serves_the_mix_through_wrk(tmp_path: Path) -> None:
     """`ledger serve` and the bare endpoint under wrk, the mix's phases chained on the ids
     answered: every command answered 2xx (a lost or misread answer fails a later phase)."""

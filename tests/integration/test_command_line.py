@@ -101,3 +101,16 @@ def test_serve_warns_loudly_when_the_test_clock_is_on(
     app = prepare_ledger(Settings(database_url=database_url, test_clock=True), demo=False)
     assert "TEST CLOCK" in capsys.readouterr().err
     app.close()
+
+
+def test_serve_refuses_several_workers_on_a_memory_database(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each process would hold its own empty database: refused before anything starts."""
+    import argparse
+
+    from entrypoints.serve import serve
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "sqlite:///:memory:")
+    args = argparse.Namespace(host="127.0.0.1", port=0, workers=2, demo=False)
+    assert serve(args) == 2
+    assert "--workers N needs a database the processes share" in capsys.readouterr().err

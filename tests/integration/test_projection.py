@@ -58,3 +58,22 @@ def test_the_view_refuses_postings_that_do_not_sum_to_zero(app, projector, clock
     with pytest.raises(UnbalancedEntry):
         projector.journal.record(bad, Tracking(app.name, position + 1))
     assert snapshot(projector) == before
+
+
+def test_the_runner_reads_every_views_position_in_one_query(app, projector, clock,
+                                                             monkeypatch):
+    """Six views, one tracking table: one query before each batch, not one per view."""
+    history(app, clock)
+    projector.catch_up(only=("deadlines",))
+    each = {name: p.position() for name, p in projector.projections.items()}
+    assert each["deadlines"] == app.position()
+    assert each["journal"] == 0  # not started: zero, as its own position() says
+
+    def asked_alone(*_: object) -> int:
+        raise AssertionError("a view's position was read on its own")
+
+    for p in projector.projections.values():
+        monkeypatch.setattr(p.view, "max_tracking_id", asked_alone)
+    assert projector.position() == 0
+    assert projector.catch_up() == app.position()
+    assert projector.position() == app.position()

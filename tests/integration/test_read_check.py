@@ -16,16 +16,16 @@ from domain.balances.client_standing import ClientStanding
 from domain.errors import ClientSuspended
 from ledger import audit_chain
 from ledger.application import EscrowLedger
+from ledger.commands import contracts as contract_commands
 from ledger.read_set import READS, ChecksReads, StaleRead
 from ledger.settings import store_from_url
 from tests.integration.support import usd
 
 
-def test_a_client_suspended_by_another_process_is_refused_through_a_stale_copy(
-        app: EscrowLedger, database_url: str, clock) -> None:
-    """This ledger last found the client's standing absent and still holds the second
-    contract as it wrote it; another process suspends the client. Funding must be
-    refused, and nothing written, although nothing this ledger holds says so."""
+def _funded_and_second(app: EscrowLedger) -> tuple[str, str, str]:
+    """c1's $1,000.00 funded by card on a contract with f1, and a second contract (with
+    f2) whose $200.00 milestone is not funded yet: (the payment, the second contract,
+    its milestone)."""
     first = app.open_contract(client_id="c1", freelancer_id="f1", currency="USD",
                               actor="t").response["contract_id"]
     m1 = app.add_milestone(contract_id=first, title="m", amount=usd("1000.00"),
@@ -36,6 +36,15 @@ def test_a_client_suspended_by_another_process_is_refused_through_a_stale_copy(
                                actor="t").response["contract_id"]
     m2 = app.add_milestone(contract_id=second, title="m", amount=usd("200.00"),
                            actor="t").response["milestone_id"]
+    return payment, second, m2
+
+
+def test_a_client_suspended_by_another_process_is_refused_through_a_stale_copy(
+        app: EscrowLedger, database_url: str, clock) -> None:
+    """This ledger last found the client's standing absent and still holds the second
+    contract as it wrote it; another process suspends the client. Funding must be
+    refused, and nothing written, although nothing this ledger holds says so."""
+    payment, second, m2 = _funded_and_second(app)
     cache = app.aggregates
     assert cache is not None
     assert cache.known_absent(ClientStanding.id_for("c1"))
@@ -104,3 +113,62 @@ def test_a_read_set_larger_than_one_statement_takes_is_checked_whole(app: Escrow
                                **{READS: held})
     assert app.position() == before
     assert audit_chain.verify(app).ok
+
+
+@pytest.mark.parametrize("prefetched", [False, True], ids=["read", "prefetched"])
+def test_a_batch_whose_client_another_process_suspends_before_its_commit_funds_nothing(
+        app: EscrowLedger, database_url: str, clock, prefetched: bool) -> None:
+    """A batch reads the client's standing (absent: good) and funds a milestone; before
+    its commit another process suspends the client with a chargeback. The commit must
+    be refused like a single command's write, and the batch decided again, refused."""
+    payment, second, m2 = _funded_and_second(app)
+    other = EscrowLedger(store_from_url(database_url).env, clock=clock)
+    attempts: list[int] = []
+    suspended_at: list[int] = []
+
+    def work() -> object:
+        attempts.append(1)
+        if prefetched:
+            app.prefetch([ClientStanding.id_for("c1"), UUID(second)])
+        funded = app.fund_milestone(contract_id=second, milestone_id=m2, actor="c1")
+        if len(attempts) == 1:  # the race: suspended after the batch decided, before commit
+            cb = other.receive_chargeback(payment_id=payment, reason="fraudulent", actor="psp")
+            assert cb.response["client_suspended"] is True
+            suspended_at.append(cb.position)
+        return funded
+
+    try:
+        with pytest.raises(ClientSuspended):
+            app.run_batch(work)
+        assert len(attempts) == 2  # refused at the commit, then decided again: refused
+        assert app.position() == suspended_at[0]  # the batch wrote nothing after it
+    finally:
+        other.close()
+
+
+def test_without_the_cache_a_command_is_still_checked_against_what_it_only_read(
+        database_url: str, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LEDGER_AGGREGATE_CACHE_SIZE=0``: the command reads the client's standing from the
+    store (good), and another process suspends the client before the write. The write
+    must be refused and the command decided again (refused), as with the cache on."""
+    app = EscrowLedger(store_from_url(database_url).env, clock=clock, cache_size=0)
+    other = EscrowLedger(store_from_url(database_url).env, clock=clock)
+    try:
+        payment, second, m2 = _funded_and_second(app)
+        real, reads = contract_commands.standing, []
+
+        def then_suspended(uow: object, client_id: str) -> object:
+            found = real(uow, client_id)  # type: ignore[arg-type]
+            reads.append(found)
+            if len(reads) == 1:
+                other.receive_chargeback(payment_id=payment, reason="fraudulent", actor="psp")
+            return found
+
+        monkeypatch.setattr(contract_commands, "standing", then_suspended)
+        with pytest.raises(ClientSuspended):
+            app.fund_milestone(contract_id=second, milestone_id=m2, actor="c1")
+        assert reads[0] is None  # decided first on "never suspended"
+        assert len(reads) == 2
+    finally:
+        other.close()
+        app.close()

@@ -24,7 +24,7 @@ from entrypoints.scheduler import start_scheduler, tick
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
 from ledger.settings import store_from_url
-from projections.deadline_firing import Fired, exclusive_tick, fire_due
+from projections.deadline_firing import EVERY_VIEW_AFTER, Fired, exclusive_tick, fire_due
 from projections.runner import ProjectionRunner
 from tests.conftest import fresh_store, require_backend
 from tests.integration.support import balance, funded
@@ -350,6 +350,31 @@ def test_one_refused_deadline_in_a_burst_is_retired_and_the_others_still_fire(
     assert balance(projector, f"escrow:{frozen}:{made[2][1]}") == Decimal("500.00")
     assert projector.queries.trial_balance() == {"USD": Decimal("0.00")}
     assert tick(app, projector) == []
+
+
+def test_rounds_of_many_firings_decode_each_event_once_for_every_view(
+        app, projector, clock, monkeypatch):
+    """After a round of many firings every view catches up, not the registry alone, so
+    each notification is decoded once for all six (the registry's catch-up, then the
+    others' at the end, decoded each twice: a tenth of a Monday burst)."""
+    submitted_contracts(app, 2 * EVERY_VIEW_AFTER)
+    clock.advance(timedelta(days=15))
+    projector.catch_up()
+    decoded: Counter[int] = Counter()
+    real = app.mapper.to_domain_event
+
+    def counting(stored: Any) -> Any:
+        if hasattr(stored, "id"):  # a notification (an aggregate's prefetched events have none)
+            decoded[stored.id] += 1
+        return real(stored)
+
+    monkeypatch.setattr(app.mapper, "to_domain_event", counting)
+    fired = fire_due(app, projector, clock.now(), limit=1000, batch_size=EVERY_VIEW_AFTER)
+    assert len(fired) == 2 * EVERY_VIEW_AFTER
+    assert projector.position() == app.position()
+    assert len(decoded) >= 2 * EVERY_VIEW_AFTER, decoded
+    assert set(decoded.values()) == {1}, Counter(decoded.values())
+    assert balance(projector, "freelancer:f1:pending") == Decimal("450.00") * 2 * EVERY_VIEW_AFTER
 
 
 # ---- the background job -----------------------------------------------------------
