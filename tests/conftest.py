@@ -9,6 +9,7 @@ server a failure instead.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import sys
@@ -188,6 +189,45 @@ def _release_fastapi_apps() -> Iterator[None]:
         cached = getattr(models, name, None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
+
+
+def _share_route_contexts_between_apps() -> None:
+    """Builds each route's request handling once for the whole run, not once per test app.
+
+    Why: FastAPI (0.165) builds an included route's handler -- a pydantic ``TypeAdapter``
+    for every parameter, body and answer -- lazily at an app's first request, about
+    0.3 s for our 65 routes. Every test builds its own app, so that was a third of the
+    suite (some 1,100 tests). Every app includes the same module-level routers with the
+    same arguments (``create_app``), so a route's handler is the same in all of them;
+    it is shared only when the inclusion is equal, the app aside. What it does not
+    follow is a later app's ``dependency_overrides``: no test uses them (one that did
+    would find its override ignored and fail, not pass). A server builds one app, so it
+    pays the 0.3 s once, at its first request.
+    """
+    from fastapi import routing
+
+    included = getattr(routing, "_IncludedRouter", None)
+    if included is None or not hasattr(included, "_build_effective_context"):
+        return  # another FastAPI: each app builds its own, as before
+    build = included._build_effective_context
+    built: dict[int, list[tuple[Any, Any, Any]]] = {}
+
+    def shared(self: Any, route: Any) -> Any:
+        if not isinstance(route, routing.APIRoute):
+            return build(self, route)
+        inclusion = dataclasses.replace(self.include_context,
+                                        dependency_overrides_provider=None)
+        for seen, seen_inclusion, context in built.get(id(route), []):
+            if seen is route and seen_inclusion == inclusion:
+                return context
+        context = build(self, route)
+        built.setdefault(id(route), []).append((route, inclusion, context))
+        return context
+
+    included._build_effective_context = shared
+
+
+_share_route_contexts_between_apps()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
