@@ -100,14 +100,15 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
-    from entrypoints.scheduler import tick
+    from entrypoints.scheduler import drain
     from projections.runner import ProjectionRunner
 
     settings = Settings()
     app = build_ledger(settings)
-    fired = tick(app, ProjectionRunner(app), batch_size=settings.scheduler_batch_size,
-                 firing_batch=settings.scheduler_firing_batch)
-    print(f"fired {len(fired)} due deadline(s)")
+    fired = drain(app, ProjectionRunner(app), lambda _: None,
+                  batch_size=settings.scheduler_batch_size,
+                  firing_batch=settings.scheduler_firing_batch)
+    print(f"fired {fired} due deadline(s)")
     return 0
 
 
