@@ -10,7 +10,8 @@ with its own client) and logs five hours on Monday 2 March 2026 on each, in
 batches of ``--build-batch`` commands (``EscrowLedger.run_batch``, the path
 ``POST /v1/batch`` takes), timing the build at several batch sizes first. Then
 it moves the clock to Monday 9 March 12:00 and lets the scheduler's own firing
-loop (``projections.deadline_firing.fire_due``, batches of ``FIRING_BATCH``)
+loop (``entrypoints.scheduler.drain``: ticks of the default
+``LEDGER_SCHEDULER_BATCH_SIZE``, each fired in transactions of ``FIRING_BATCH``)
 invoice every week, timing it from the first firing to the last projected:
 invoices per second and the time to clear the burst. A sample of the same
 burst fired one deadline per transaction gives the batched/single ratio.
@@ -39,10 +40,11 @@ from typing import Any
 
 from benchmarks.fixed_price_flow import Stores, postgres_database, render_table
 from domain.money import money
+from entrypoints.scheduler import drain
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
-from ledger.settings import store_from_url
-from projections.deadline_firing import FIRING_BATCH, fire_due
+from ledger.settings import Settings, store_from_url
+from projections.deadline_firing import FIRING_BATCH, Fired
 from projections.runner import ProjectionRunner
 
 OPENED_AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -81,10 +83,14 @@ def burst(app: EscrowLedger, runner: ProjectionRunner, clock: FakeClock, contrac
     clock.set(INVOICE_AT)
     runner.catch_up()  # the registry is current before the burst starts, as in production
     started = time.perf_counter()
-    fired = fire_due(app, runner, INVOICE_AT, limit=contracts, batch_size=batch_size)
-    seconds = time.perf_counter() - started
-    invoices = sum(1 for f in fired if f.response.get("invoiced"))
-    return seconds, invoices
+    invoiced: list[int] = []
+
+    def count(fired: list[Fired]) -> None:
+        invoiced.append(sum(1 for f in fired if f.response.get("invoiced")))
+
+    drain(app, runner, count, batch_size=Settings().scheduler_batch_size,
+          firing_batch=batch_size)
+    return time.perf_counter() - started, sum(invoiced)
 
 
 def check_books(runner: ProjectionRunner, invoices: int) -> None:
