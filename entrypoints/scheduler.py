@@ -39,13 +39,16 @@ def drain(app: EscrowLedger, runner: ProjectionRunner, report: Callable[[list[Fi
     tick still fires at most ``batch_size`` (each is reported as it ends, and a
     scheduler shutting down, ``running`` false, stops after the tick in hand); one
     that fires fewer found nothing more due, or another scheduler working the store.
+    A full tick of replays only (each deadline's record says it fired already) ends it
+    too: were the registry ever to keep listing fired deadlines, draining would spin
+    on them; they wait for the next poll instead, as before.
     """
     total = 0
     while True:
         fired = tick(app, runner, batch_size=batch_size, firing_batch=firing_batch)
         report(fired)
         total += len(fired)
-        if len(fired) < batch_size or not running():
+        if len(fired) < batch_size or not running() or all(f.replayed for f in fired):
             return total
 
 

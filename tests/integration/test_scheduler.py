@@ -20,6 +20,7 @@ import pytest
 
 from domain.deadlines import DeadlineKind
 from domain.errors import StateConflict
+from entrypoints import scheduler as scheduler_module
 from entrypoints.scheduler import drain, start_scheduler, tick
 from ledger.application import EscrowLedger
 from ledger.clock import FakeClock
@@ -413,6 +414,20 @@ def test_a_tick_that_finds_another_scheduler_working_ends_the_drain(app, project
         assert ours
         fired = drain(app, projector, lambda f: ticks.append(len(f)), batch_size=2)
     assert (fired, ticks) == (0, [0])
+
+
+def test_a_full_tick_of_replays_only_ends_the_drain(app, projector, monkeypatch):
+    """Were the registry ever to keep listing deadlines that already fired, every tick
+    would come back full of replays: draining must not spin on them."""
+    ticks: list[int] = []
+
+    def full_of_replays(*args: Any, **kwargs: Any) -> list[Fired]:
+        ticks.append(1)  # full three times (not forever: without the guard, a hang)
+        return [Fired(None, {}, False, True)] * 2 if len(ticks) <= 3 else []  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scheduler_module, "tick", full_of_replays)
+    assert drain(app, projector, lambda f: None, batch_size=2) == 2
+    assert ticks == [1]
 
 
 def test_the_background_scheduler_ends_a_due_security_period_by_itself(
